@@ -1,0 +1,27 @@
+# One venv in .venv; every target below installs what it needs.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench-throughput bench-shapo clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[test]"
+	$(BIN)/pip install -q --no-deps safety-gymnasium==1.0.0
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/shapo-rl train --algo trpo-lag --env SafetyPointGoal1-v0 --steps 40000 \
+		--steps-per-epoch 10000 --num-envs 8 --cost-limit 25 --seed 0 --out runs/demo --force
+	$(BIN)/shapo-rl evaluate runs/demo --episodes 5
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf $(VENV) runs
