@@ -1,0 +1,67 @@
+"""Pure tensor optimisation code: Fisher geometry, trust regions, SHAPO and SAM."""
+
+from shapo_rl.optim.conjugate_gradient import conjugate_gradient
+from shapo_rl.optim.fisher import Reduce, fisher_vector_product, identity_reduce
+from shapo_rl.optim.parameters import (
+    flat_grad,
+    get_flat_params,
+    optimizer_params,
+    set_flat_grads,
+    set_flat_params,
+)
+from shapo_rl.optim.pessimism import (
+    ConstantRadius,
+    DecayRadius,
+    PercentileRadius,
+    RadiusSchedule,
+    implied_percentile,
+    make_schedule,
+)
+from shapo_rl.optim.sharpness import (
+    SAM,
+    Geometry,
+    PerturbationInfo,
+    SharpnessAwareOptimizer,
+    euclidean_perturbation,
+    fisher_perturbation,
+    sharpness_aware_gradient,
+)
+from shapo_rl.optim.trust_region import (
+    LineSearchResult,
+    NonFiniteError,
+    TrustRegionInfo,
+    TrustRegionOptimizer,
+    backtracking_line_search,
+    natural_gradient_step,
+)
+
+__all__ = [
+    "SAM",
+    "ConstantRadius",
+    "DecayRadius",
+    "Geometry",
+    "LineSearchResult",
+    "NonFiniteError",
+    "PercentileRadius",
+    "PerturbationInfo",
+    "RadiusSchedule",
+    "Reduce",
+    "SharpnessAwareOptimizer",
+    "TrustRegionInfo",
+    "TrustRegionOptimizer",
+    "backtracking_line_search",
+    "conjugate_gradient",
+    "euclidean_perturbation",
+    "fisher_perturbation",
+    "fisher_vector_product",
+    "flat_grad",
+    "get_flat_params",
+    "identity_reduce",
+    "implied_percentile",
+    "make_schedule",
+    "natural_gradient_step",
+    "optimizer_params",
+    "set_flat_grads",
+    "set_flat_params",
+    "sharpness_aware_gradient",
+]

@@ -1,0 +1,283 @@
+"""SHAPO: gradients taken at a pessimistic neighbour of the policy (Algorithm 1 of the paper).
+
+Given a surrogate loss L (to be minimised) at theta_k, SHAPO computes the gradient at
+theta_k + eps, where eps is the loss-ascent direction inside a small neighbourhood -- a KL ball
+in the policy's Fisher geometry (SHAPO) or a Euclidean ball (E-SAM ablation / SAM, Foret et
+al. 2020) -- then restores theta_k and lets the base algorithm step with that gradient.
+
+The KL ball is centred on the current parameters: ``kl_fn`` must return the mean
+KL(pi_anchor || pi_theta) with pi_anchor the (detached) policy at the current theta. In TRPO
+that is pi_old; for PPO (Algorithm 4), where theta leaves pi_old after the first minibatch, the
+anchor is the policy at the start of each minibatch step, and closure and kl_fn are built on
+the minibatch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from shapo_rl.optim.fisher import Reduce, fisher_vector_product, identity_reduce
+from shapo_rl.optim.parameters import (
+    flat_grad,
+    get_flat_params,
+    optimizer_params,
+    set_flat_grads,
+    set_flat_params,
+)
+from shapo_rl.optim.trust_region import TrustRegionInfo, TrustRegionOptimizer, natural_gradient_step
+
+Geometry = Literal["fisher", "euclidean"]
+
+
+def fisher_perturbation(
+    grad: Tensor,
+    fvp: Callable[[Tensor], Tensor],
+    kl_at: Callable[[Tensor], Tensor],
+    radius: float,
+    cg_iters: int = 15,
+    backtrack_ratio: float = 0.8,
+    max_backtracks: int = 10,
+    rel_tol: float = 1e-9,
+) -> tuple[Tensor, int]:
+    """Loss-ascent perturbation in the KL ball of size ``radius``; returns ``(eps, j)``.
+
+    Steps 2-3 of Algorithm 1: eps0 = sqrt(2 delta / (x^T F x)) x with x = CG(F, grad) (the
+    Lemma 4 step along +grad, so the loss gets worse: the pessimistic neighbour of Prop. 2),
+    then eps = backtrack_ratio^j eps0 for the first j with ``kl_at(eps) <= radius (1 + rel_tol)``.
+    The tolerance accepts a KL equal to the radius up to rounding (exactly the case of Prop. 3).
+    If no j < ``max_backtracks`` qualifies the result is zero with ``j == max_backtracks``;
+    ``radius == 0`` gives exact zeros.
+    """
+    if radius < 0:
+        raise ValueError(f"radius must be non-negative, got {radius}")
+    if radius == 0:
+        return torch.zeros_like(grad), 0
+    eps0, _ = natural_gradient_step(grad, fvp, radius, cg_iters)
+    for j in range(max_backtracks):
+        eps = backtrack_ratio**j * eps0
+        if float(kl_at(eps)) <= radius * (1 + rel_tol):
+            return eps, j
+    return torch.zeros_like(grad), max_backtracks
+
+
+def euclidean_perturbation(grad: Tensor, radius: float) -> Tensor:
+    """eps = radius * grad / ||grad||_2 over the whole flat vector (SAM, Foret et al. 2020).
+
+    A zero gradient gives a zero perturbation.
+    """
+    if radius < 0:
+        raise ValueError(f"radius must be non-negative, got {radius}")
+    norm = grad.norm()
+    if norm == 0:
+        return torch.zeros_like(grad)
+    return radius * grad / norm
+
+
+@dataclass(frozen=True)
+class PerturbationInfo:
+    """Per-update log of Algorithm 1.
+
+    ``loss`` is L(theta), ``loss_drop`` is L(theta + eps) - L(theta) (>= 0 to first order),
+    ``kl`` the mean KL(pi_theta || pi_theta+eps) actually reached (NaN when no kl_fn was given),
+    ``cosine`` is cos(g, g_shapo) and ``backtracks`` the j of :func:`fisher_perturbation`.
+    """
+
+    norm: float
+    kl: float
+    loss: float
+    loss_drop: float
+    cosine: float
+    radius: float
+    backtracks: int
+
+
+def sharpness_aware_gradient(
+    closure: Callable[[], Tensor],
+    params: Iterable[Tensor],
+    *,
+    geometry: Geometry,
+    radius: float,
+    kl_fn: Callable[[], Tensor] | None = None,
+    damping: float = 0.1,
+    cg_iters: int = 15,
+    reduce: Reduce | None = None,
+) -> tuple[Tensor, Tensor, PerturbationInfo]:
+    """Return ``(g, g_shapo, info)``: grad L at theta and at the pessimistic neighbour theta + eps.
+
+    Algorithm 1 of the SHAPO paper, steps 1-4. ``closure`` returns the differentiable loss at
+    the current parameters (the caller keeps the behaviour log-probabilities fixed, so at
+    theta + eps the ratio is still taken against pi_old); ``kl_fn`` the mean KL from the policy
+    at the current theta (see the module docstring), required by the Fisher geometry and also
+    used to report the KL reached by a Euclidean eps. Gradients are passed through ``reduce``.
+    The parameters are restored bit-exactly from a saved copy; with eps = 0 (radius 0, or no
+    admissible backtrack) no second evaluation happens and ``g_shapo`` equals ``g``.
+    """
+    params = list(params)
+    reduce = reduce or identity_reduce
+
+    def value(x: Tensor) -> float:
+        return float(reduce(x.detach()))
+
+    with torch.enable_grad():
+        loss = closure()
+        g = reduce(flat_grad(loss, params))
+    theta = get_flat_params(params)
+
+    def kl_at(eps: Tensor) -> Tensor:
+        assert kl_fn is not None
+        set_flat_params(params, theta + eps)
+        try:
+            with torch.no_grad():
+                return reduce(kl_fn())
+        finally:
+            set_flat_params(params, theta)
+
+    if geometry == "fisher":
+        if kl_fn is None:
+            raise ValueError("the Fisher geometry needs kl_fn")
+        with torch.enable_grad():
+            fvp = fisher_vector_product(kl_fn, params, damping, reduce)
+        eps, backtracks = fisher_perturbation(g, fvp, kl_at, radius, cg_iters)
+    elif geometry == "euclidean":
+        eps, backtracks = euclidean_perturbation(g, radius), 0
+    else:
+        raise ValueError(f"geometry must be one of {get_args(Geometry)}, got {geometry!r}")
+
+    loss_value = value(loss)
+    if eps.any():
+        set_flat_params(params, theta + eps)
+        try:
+            with torch.enable_grad():
+                perturbed_loss = closure()
+                g_shapo = reduce(flat_grad(perturbed_loss, params))
+        finally:
+            set_flat_params(params, theta)
+        drop = value(perturbed_loss) - loss_value
+        kl = float("nan") if kl_fn is None else float(kl_at(eps))
+    else:
+        g_shapo, drop, kl = g.clone(), 0.0, 0.0
+
+    info = PerturbationInfo(
+        norm=float(eps.norm()),
+        kl=kl,
+        loss=loss_value,
+        loss_drop=drop,
+        cosine=float(F.cosine_similarity(g, g_shapo, dim=0)),
+        radius=radius,
+        backtracks=backtracks,
+    )
+    return g, g_shapo, info
+
+
+class SharpnessAwareOptimizer(torch.optim.Optimizer):
+    """Steps a base optimiser with the SHAPO gradient (Algorithm 1, step 5; Algorithm 4 for PPO).
+
+    With a :class:`TrustRegionOptimizer` base, g_shapo replaces g in its natural-gradient step,
+    whose Fisher and line search stay at theta on the unperturbed surrogate. With any other
+    torch optimiser (e.g. Adam), g_shapo is written into ``p.grad`` and ``base.step()`` is
+    called. ``params`` must be the base's parameters in order. ``param_groups`` and ``state`` are
+    the base's own objects and (de)serialisation is delegated to it, so the wrapper can be
+    returned from ``configure_optimizers``. ``radius`` may be reassigned between updates.
+    """
+
+    def __init__(
+        self,
+        base: torch.optim.Optimizer,
+        params: Iterable[Tensor],
+        geometry: Geometry,
+        radius: float,
+        damping: float = 0.1,
+        cg_iters: int = 15,
+        reduce: Reduce | None = None,
+    ) -> None:
+        params = list(params)
+        if [id(p) for p in params] != [id(p) for p in optimizer_params(base)]:
+            raise ValueError("params must be exactly the base optimiser's parameters, in order")
+        if geometry not in get_args(Geometry):
+            raise ValueError(f"geometry must be one of {get_args(Geometry)}, got {geometry!r}")
+        super().__init__(params, {})
+        self.base = base
+        self.param_groups = base.param_groups
+        self.state = base.state
+        self.defaults = base.defaults
+        self.geometry: Geometry = geometry
+        self.radius = radius
+        self.damping = damping
+        self.cg_iters = cg_iters
+        self.reduce = reduce or identity_reduce
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.base.state_dict()
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.base.load_state_dict(state_dict)
+        self.param_groups = self.base.param_groups
+        self.state = self.base.state
+
+    def step(  # type: ignore[override]
+        self,
+        closure: Callable[[], Tensor],
+        kl_fn: Callable[[], Tensor] | None = None,
+    ) -> tuple[TrustRegionInfo | None, PerturbationInfo]:
+        """Perturb, take the gradient at theta + eps, restore theta, step the base optimiser."""
+        params = optimizer_params(self)
+        _, g_shapo, info = sharpness_aware_gradient(
+            closure,
+            params,
+            geometry=self.geometry,
+            radius=self.radius,
+            kl_fn=kl_fn,
+            damping=self.damping,
+            cg_iters=self.cg_iters,
+            reduce=self.reduce,
+        )
+        if isinstance(self.base, TrustRegionOptimizer):
+            if kl_fn is None:
+                raise ValueError("a trust-region base optimiser needs kl_fn")
+            return self.base.step(closure, kl_fn, grad=g_shapo), info
+        set_flat_grads(params, g_shapo)
+        self.base.step()
+        return None, info
+
+
+class SAM(SharpnessAwareOptimizer):
+    """Sharpness-aware minimisation for critics (SAM, Foret et al. 2020).
+
+    ``step(closure)`` with ``closure`` returning the differentiable loss (no backward):
+    g = grad L(w), w' = w + rho g / ||g||, g' = grad L(w'), w restored bit-exactly, then
+    ``p.grad = g'`` and the base optimiser (built here from ``base_optimizer_cls`` and
+    ``base_kwargs``) steps. Returns L(w). ``rho = 0`` is exactly the base optimiser.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        base_optimizer_cls: type[torch.optim.Optimizer] = torch.optim.Adam,
+        rho: float = 0.05,
+        *,
+        reduce: Reduce | None = None,
+        **base_kwargs: Any,
+    ) -> None:
+        if rho < 0:
+            raise ValueError(f"rho must be non-negative, got {rho}")
+        base = base_optimizer_cls(params, **base_kwargs)
+        super().__init__(base, optimizer_params(base), "euclidean", rho, reduce=reduce)
+
+    @property
+    def rho(self) -> float:
+        return self.radius
+
+    @rho.setter
+    def rho(self, value: float) -> None:
+        self.radius = value
+
+    def step(self, closure: Callable[[], Tensor]) -> float:  # type: ignore[override]
+        """One SAM update; returns the loss at the unperturbed weights."""
+        _, info = super().step(closure)
+        return info.loss
