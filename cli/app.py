@@ -1,0 +1,163 @@
+"""The ``shapo-rl`` command line: train, evaluate, list."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Safe RL with SHAPO, sTRPO and the standard on-policy baselines.")
+console = Console()
+
+
+class Geometry(str, Enum):
+    none = "none"
+    fisher = "fisher"
+    euclidean = "euclidean"
+
+
+class Schedule(str, Enum):
+    constant = "constant"
+    percentile = "percentile"
+    decay = "decay"
+
+
+class Listing(str, Enum):
+    algos = "algos"
+    envs = "envs"
+
+
+def user_errors(command):
+    """Turn a user's mistake into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from shapo_rl.errors import USER_ERRORS
+
+        try:
+            return command(*args, **kwargs)
+        except USER_ERRORS as err:
+            message = str(err).splitlines()[0] if str(err) else type(err).__name__
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def train(
+    algo: Annotated[Optional[str], typer.Option(help="Algorithm name (see `shapo-rl list algos`).")] = None,
+    env: Annotated[Optional[str], typer.Option(help="Task id (see `shapo-rl list envs`).")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Total env steps.")] = 100_000,
+    steps_per_epoch: Annotated[int, typer.Option(min=1, help="Env steps per rollout / update.")] = 20_000,
+    num_envs: Annotated[int, typer.Option(min=1, help="Envs stepped per policy call.")] = 8,
+    cost_limit: Annotated[Optional[float], typer.Option(help="Per-episode cost limit d (default: the task's).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Optional[Path], typer.Option(help="Run directory.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Continue the run in this directory.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite a run already in --out.")] = False,
+    shapo: Annotated[Geometry, typer.Option(help="SHAPO actor perturbation geometry.")] = Geometry.none,
+    shapo_radius: Annotated[float, typer.Option(min=0.0, help="Perturbation radius delta_p (KL or L2).")] = 1e-5,
+    shapo_schedule: Annotated[Schedule, typer.Option(help="How the radius evolves.")] = Schedule.constant,
+    shapo_percentile: Annotated[float, typer.Option(help="Pessimism percentile p for --shapo-schedule percentile.")] = 0.05,
+    critic_sam: Annotated[bool, typer.Option(help="SAM on the reward and cost critics.")] = False,
+    critic_sam_rho: Annotated[float, typer.Option(min=0.0, help="Critic SAM radius rho_c.")] = 0.05,
+    lagrange_lr: Annotated[float, typer.Option(help="Lagrange multiplier learning rate.")] = 0.035,
+    lagrange_init: Annotated[float, typer.Option(help="Initial Lagrange multiplier.")] = 0.001,
+    max_kl: Annotated[float, typer.Option(help="Trust-region radius delta (TRPO family).")] = 0.01,
+    accelerator: Annotated[str, typer.Option(help="Lightning accelerator.")] = "auto",
+    devices: Annotated[str, typer.Option(help="Lightning devices (a count or 'auto').")] = "1",
+    strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. ddp_find_unused_parameters_true.")] = "auto",
+    threads: Annotated[int, typer.Option(min=1, help="Torch intra-op threads per process.")] = 1,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a policy; writes config.yaml, metrics.csv and checkpoints/ to the run directory."""
+    from shapo_rl.config import ConfigError, LagrangeConfig, ShapoConfig, TrainConfig, TrustRegionConfig
+    from shapo_rl.training import train as run_training
+
+    lightning_devices = int(devices) if devices.isdigit() else devices
+    if resume is not None:
+        run_dir = resume
+        config = None
+    else:
+        if algo is None or env is None or out is None:
+            raise ConfigError("--algo, --env and --out are required (or --resume RUN_DIR)")
+        run_dir = out
+        config = TrainConfig(
+            algo=algo, env=env, steps=steps, steps_per_epoch=steps_per_epoch, num_envs=num_envs,
+            cost_limit=cost_limit, seed=seed,
+            trust_region=TrustRegionConfig(max_kl=max_kl),
+            lagrange=LagrangeConfig(init=lagrange_init, lr=lagrange_lr),
+            shapo=ShapoConfig(geometry=shapo.value, radius=shapo_radius, schedule=shapo_schedule.value,
+                              percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho),
+        )
+    path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress,
+                        accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads)
+    console.print(f"run written to {path}")
+
+
+@app.command()
+@user_errors
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `shapo-rl train`.")],
+    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 10,
+    deterministic: Annotated[bool, typer.Option(help="Mean action (else sample).")] = True,
+    seed: Annotated[int, typer.Option(help="Evaluation seed (distinct from training's by default).")] = 10_000,
+    num_envs: Annotated[int, typer.Option(min=1, help="Envs played at once.")] = 8,
+    attack_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Random-action attack probability.")] = 0.0,
+) -> None:
+    """Evaluate a run's last checkpoint; prints and writes evaluation.csv (mean/std return and cost)."""
+    from shapo_rl.evaluation import find_checkpoint, load_module, run_episodes
+
+    module = load_module(find_checkpoint(run_dir))
+    result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
+                          attack_rate=attack_rate)
+    summary = {"checkpoint_env_steps": int(module.env_steps), "attack_rate": attack_rate,
+               "deterministic": deterministic, **result.summary()}
+    with (run_dir / "evaluation.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(summary))
+        writer.writeheader()
+        writer.writerow(summary)
+    table = Table(title=f"{module.config.algo} on {module.config.env} ({summary['episodes']} episodes)")
+    for column in ("return", "cost"):
+        table.add_column(f"{column} mean", justify="right")
+        table.add_column(f"{column} std", justify="right")
+    table.add_row(f"{summary['return_mean']:.3f}", f"{summary['return_std']:.3f}",
+                  f"{summary['cost_mean']:.3f}", f"{summary['cost_std']:.3f}")
+    console.print(table)
+
+
+@app.command("list")
+@user_errors
+def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> None:
+    """List the registered algorithms or tasks."""
+    if what is Listing.algos:
+        from shapo_rl.algorithms import ALGORITHMS
+
+        table = Table("algorithm", "actor update", "constraint", "description")
+        for spec in ALGORITHMS.values():
+            table.add_row(spec.name, spec.actor_update, spec.constraint, spec.description)
+    else:
+        from shapo_rl.envs import TASKS
+
+        table = Table("task", "family", "cost limit", "episode length", "description")
+        for spec in TASKS.values():
+            table.add_row(spec.name, spec.family, f"{spec.cost_limit:g}", str(spec.max_episode_steps), spec.description)
+    console.print(table)
+
+
+def main() -> None:
+    app(prog_name="shapo-rl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

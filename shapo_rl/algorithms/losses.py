@@ -1,0 +1,33 @@
+"""Policy surrogates and the trust-region KL, as pure functions of a policy and a batch."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+from torch.distributions import Independent, Normal, kl_divergence
+
+from shapo_rl.models import GaussianPolicy
+
+
+def importance_ratio(policy: GaussianPolicy, obs: Tensor, actions: Tensor, old_log_prob: Tensor) -> Tensor:
+    """r_t(theta) = pi_theta(a_t|s_t) / pi_old(a_t|s_t), from the behaviour log-probs of the rollout."""
+    return torch.exp(policy.distribution(obs).log_prob(actions) - old_log_prob)
+
+
+def surrogate_loss(policy: GaussianPolicy, obs: Tensor, actions: Tensor, old_log_prob: Tensor,
+                   advantage: Tensor) -> Tensor:
+    """TRPO's surrogate as a loss: L(theta) = -mean_t[r_t(theta) A_t] (eq. 3 of the SHAPO paper)."""
+    return -(importance_ratio(policy, obs, actions, old_log_prob) * advantage).mean()
+
+
+def clipped_surrogate_loss(policy: GaussianPolicy, obs: Tensor, actions: Tensor, old_log_prob: Tensor,
+                           advantage: Tensor, clip: float) -> Tensor:
+    """PPO-Clip: -mean_t[min(r_t A_t, clip(r_t, 1 - eps, 1 + eps) A_t)] (Schulman et al. 2017, eq. 7)."""
+    ratio = importance_ratio(policy, obs, actions, old_log_prob)
+    return -torch.min(ratio * advantage, ratio.clamp(1.0 - clip, 1.0 + clip) * advantage).mean()
+
+
+def mean_kl(policy: GaussianPolicy, obs: Tensor, old_loc: Tensor, old_scale: Tensor) -> Tensor:
+    """Mean over states of KL(pi_old(.|s) || pi_theta(.|s)); its Hessian at theta_old is the Fisher."""
+    old = Independent(Normal(old_loc, old_scale), 1)
+    return kl_divergence(old, policy.distribution(obs)).mean()

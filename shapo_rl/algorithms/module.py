@@ -1,0 +1,212 @@
+"""The LightningModule that owns actor, critics and constraint, in manual optimisation.
+
+One training step = one on-policy rollout (an epoch):
+1. GAE for reward and cost (TorchRL, separate critics);
+2. the constraint handler adapts to the rollout's mean episode cost Jc;
+3. the actor follows the combined, z-scored advantage through ``optimizer.step(closure)``
+   (trust region or clipped; SHAPO-wrapped when asked);
+4. each critic regresses its GAE target with Adam (optionally SAM-wrapped) over minibatches.
+Per-epoch metrics are left in ``epoch_metrics`` for the CSV callback and logged to Lightning.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
+import lightning as L
+import torch
+from tensordict import TensorDictBase
+from torch import Tensor, nn
+from torchrl.modules import ProbabilisticActor, ValueOperator
+
+from shapo_rl import keys
+from shapo_rl.algorithms.actor_updates import ACTOR_UPDATES, PolicyBatch
+from shapo_rl.algorithms.registry import get_algorithm
+from shapo_rl.config import TrainConfig
+from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critic
+from shapo_rl.optim import SAM, SharpnessAwareOptimizer, implied_percentile, make_schedule
+from shapo_rl.optim.trust_region import NonFiniteError
+from shapo_rl.rollout import AdvantageEstimator, episode_statistics, standardize
+
+CHECKPOINT_FORMAT = "shapo-rl/1"
+
+
+def check_finite(name: str, value: Tensor) -> None:
+    """Stop the run, naming the quantity, as soon as a NaN or inf appears."""
+    if not torch.isfinite(value).all():
+        raise NonFiniteError(f"non-finite values in {name}")
+
+
+class SafePolicyOptimization(L.LightningModule):
+    def __init__(self, config: TrainConfig, *, obs_dim: int, act_dim: int, cost_limit: float,
+                 obs_normalizer: nn.Module | None = None):
+        super().__init__()
+        self.automatic_optimization = False
+        self.config = config
+        self.cost_limit = float(cost_limit)
+        self.spec = get_algorithm(config.algo)
+        hidden = config.model.hidden_sizes
+        self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std)
+        self.reward_critic: ValueOperator = make_critic(obs_dim, hidden, out_key=keys.VALUE)
+        self.cost_critic: ValueOperator = make_critic(obs_dim, hidden, out_key=keys.COST_VALUE)
+        self.constraint = self.spec.make_constraint(config, self.cost_limit)
+        self.obs_normalizer = obs_normalizer
+        self.actor_update = ACTOR_UPDATES[self.spec.actor_update]()
+        self.advantages = AdvantageEstimator(self.reward_critic, self.cost_critic, gamma=config.gamma,
+                                             cost_gamma=config.cost_gamma, lmbda=config.gae_lambda)
+        self.radius_schedule = make_schedule(config.shapo.schedule, config.shapo.radius, config.shapo.percentile)
+        # Training progress that a resumed run must continue from (saved in state_dict).
+        self.register_buffer("env_steps", torch.zeros((), dtype=torch.int64))
+        self.register_buffer("total_cost", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("episodes", torch.zeros((), dtype=torch.int64))
+        self.epoch_metrics: dict[str, float] = {}
+
+    def make_collection_policy(self) -> ProbabilisticActor:
+        """The TorchRL actor for collectors; it shares parameters with ``self.policy``."""
+        return make_collection_policy(self.policy)
+
+    # ----------------------------------------------------------------------------- optimisers
+    def _reduce(self) -> Callable[[Tensor], Tensor] | None:
+        """Mean over processes for values computed with autograd.grad (DDP does not sync those)."""
+        if self.trainer is None or self.trainer.world_size == 1:
+            return None
+        return partial(self.trainer.strategy.reduce, reduce_op="mean")
+
+    def configure_optimizers(self):
+        cfg, reduce = self.config, self._reduce()
+        actor = self.actor_update.make_optimizer(self.policy.parameters(), cfg, reduce)
+        if cfg.shapo.geometry != "none":
+            actor = SharpnessAwareOptimizer(actor, self.policy.parameters(), geometry=cfg.shapo.geometry,
+                                            radius=cfg.shapo.radius, damping=cfg.trust_region.damping,
+                                            cg_iters=cfg.trust_region.cg_iters, reduce=reduce)
+
+        def critic_optimizer(critic: nn.Module) -> torch.optim.Optimizer:
+            if cfg.shapo.critic_sam:
+                return SAM(critic.parameters(), torch.optim.Adam, rho=cfg.shapo.critic_sam_rho, lr=cfg.critic.lr)
+            return torch.optim.Adam(critic.parameters(), lr=cfg.critic.lr)
+
+        return [actor, critic_optimizer(self.reward_critic), critic_optimizer(self.cost_critic)]
+
+    # ----------------------------------------------------------------------------- training
+    def training_step(self, batch: TensorDictBase, batch_idx: int) -> None:
+        cfg = self.config
+        for name, key in (("observations", keys.OBSERVATION), ("rewards", ("next", keys.REWARD)),
+                          ("costs", ("next", keys.COST))):
+            check_finite(name, batch[key])
+        self.advantages(batch)
+        episodes = episode_statistics(batch)
+        self.env_steps += batch.numel()
+        self.total_cost += batch["next", keys.COST].sum().double()
+        self.episodes += episodes["cost"].numel()
+        if episodes["cost"].numel() > 0:
+            self.constraint.update(float(episodes["cost"].mean()))
+
+        flat = batch.reshape(-1)
+        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1)),
+                                      standardize(flat[keys.COST_ADVANTAGE].squeeze(-1)))
+        policy_batch = PolicyBatch(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB],
+                                   flat[keys.LOC], flat[keys.SCALE], adv)
+        with torch.no_grad():  # 0 unless the rollout came from a stale policy
+            policy_lag = (self.policy.distribution(policy_batch.obs).log_prob(policy_batch.actions)
+                          - policy_batch.old_log_prob).abs().max()
+
+        actor_opt, reward_opt, cost_opt = self.optimizers()
+        radius = self.radius_schedule.radius(self.current_epoch, int(self.env_steps))
+        if cfg.shapo.geometry != "none":
+            actor_opt.optimizer.radius = radius
+        start = time.perf_counter()
+        actor_metrics = self.actor_update(self.policy, actor_opt, policy_batch, cfg, backward=self._actor_backward)
+        actor_seconds = time.perf_counter() - start
+        for name, param in self.policy.named_parameters():
+            check_finite(f"actor parameter {name}", param)
+
+        start = time.perf_counter()
+        critic_metrics = self._update_critics(flat, reward_opt, cost_opt)
+        critic_seconds = time.perf_counter() - start
+
+        self.epoch_metrics = {
+            **self._episode_metrics(episodes),
+            "lagrange_multiplier": self.constraint.multiplier,
+            **actor_metrics,
+            **critic_metrics,
+            "policy_lag": float(policy_lag),
+            "shapo_radius": radius if cfg.shapo.geometry != "none" else 0.0,
+            "shapo_percentile": (implied_percentile(radius, int(self.env_steps))
+                                 if cfg.shapo.geometry != "none" else float("nan")),
+            "actor_seconds": actor_seconds,
+            "critic_seconds": critic_seconds,
+        }
+        self.log_dict({k: float(v) for k, v in self.epoch_metrics.items()}, on_step=False, on_epoch=True,
+                      batch_size=batch.numel())
+
+    def _actor_backward(self, loss: Tensor) -> None:
+        actor_opt = self.optimizers()[0]
+        self.manual_backward(loss)
+        self.clip_gradients(actor_opt, gradient_clip_val=self.config.clip.max_grad_norm,
+                            gradient_clip_algorithm="norm")
+
+    def _update_critics(self, flat: TensorDictBase, reward_opt, cost_opt) -> dict[str, float]:
+        """Regress V_r and V_c on their GAE targets (MSE + L2 penalty on the weights)."""
+        cfg = self.config.critic
+        obs = flat[keys.OBSERVATION]
+        jobs = ((self.reward_critic, reward_opt, flat[keys.VALUE_TARGET]),
+                (self.cost_critic, cost_opt, flat[keys.COST_VALUE_TARGET]))
+        totals = [0.0, 0.0]
+        steps = 0
+        for _ in range(cfg.update_iters):
+            for index in torch.randperm(obs.shape[0]).split(cfg.minibatch_size):
+                steps += 1
+                for slot, (critic, opt, target) in enumerate(jobs):
+                    closure = partial(self._critic_loss, critic, obs[index], target[index])
+                    if self.config.shapo.critic_sam:
+                        loss = opt.step(closure=closure)
+                    else:
+                        loss = opt.step(closure=partial(self._backward_closure, opt, closure))
+                    totals[slot] += float(loss)
+        for critic, name in ((self.reward_critic, "reward"), (self.cost_critic, "cost")):
+            for pname, param in critic.named_parameters():
+                check_finite(f"{name} critic parameter {pname}", param)
+        return {"reward_critic_loss": totals[0] / steps, "cost_critic_loss": totals[1] / steps}
+
+    def _critic_loss(self, critic: ValueOperator, obs: Tensor, target: Tensor) -> Tensor:
+        loss = torch.nn.functional.mse_loss(critic.module(obs), target)
+        penalty = sum(p.pow(2).sum() for p in critic.parameters())
+        loss = loss + self.config.critic.l2 * penalty
+        check_finite("critic loss", loss.detach())
+        return loss
+
+    def _backward_closure(self, opt, closure: Callable[[], Tensor]) -> Tensor:
+        opt.zero_grad()
+        loss = closure()
+        self.manual_backward(loss)
+        return loss.detach()
+
+    def _episode_metrics(self, episodes: dict[str, Tensor]) -> dict[str, float]:
+        costs = episodes["cost"]
+        nan = float("nan")
+        have = costs.numel() > 0
+        quantile = lambda q: float(torch.quantile(costs.double(), q)) if have else nan  # noqa: E731
+        env_steps = int(self.env_steps)
+        return {
+            "epoch": self.current_epoch,
+            "env_steps": env_steps,
+            "episodes": costs.numel(),
+            "ep_return": float(episodes["return"].mean()) if have else nan,
+            "ep_cost": float(costs.mean()) if have else nan,
+            "ep_length": float(episodes["length"].mean()) if have else nan,
+            "cost_rate": float(self.total_cost) / max(env_steps, 1),
+            "total_cost": float(self.total_cost),
+            "ep_cost_p90": quantile(0.90),
+            "ep_cost_p95": quantile(0.95),
+            "ep_cost_p99": quantile(0.99),
+            "violation_rate": float((costs > self.cost_limit).double().mean()) if have else nan,
+        }
+
+    # ----------------------------------------------------------------------------- checkpoints
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["shapo_rl"] = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
+                                  "cost_limit": self.cost_limit}
+
+

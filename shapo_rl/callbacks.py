@@ -1,0 +1,100 @@
+"""Training callbacks: the per-epoch metrics CSV and a rich progress display."""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from pathlib import Path
+
+import lightning as L
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+# The first columns of metrics.csv, in order; algorithm diagnostics follow.
+LEADING_COLUMNS = ("epoch", "env_steps", "ep_return", "ep_cost", "ep_length", "cost_rate", "total_cost",
+                   "lagrange_multiplier", "kl", "epoch_seconds")
+
+
+class MetricsCSV(L.Callback):
+    """Appends one row per epoch to ``metrics.csv`` from the module's ``epoch_metrics``.
+
+    Rows are flushed as soon as an epoch ends. On resume the rows of epochs the checkpoint does
+    not cover are dropped first, so a killed-and-resumed run has each epoch exactly once.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._columns: list[str] | None = None
+        self._epoch_start = 0.0
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero or not self.path.exists():
+            return
+        with self.path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            self._columns = list(reader.fieldnames or [])
+            rows = [row for row in reader if int(row["epoch"]) < trainer.current_epoch]
+        self._write(rows, mode="w")
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        row = dict(pl_module.epoch_metrics)
+        row["epoch_seconds"] = time.perf_counter() - self._epoch_start
+        if self._columns is None:
+            self._columns = [*LEADING_COLUMNS, *(k for k in row if k not in LEADING_COLUMNS)]
+            self._write([], mode="w")
+        self._write([row], mode="a")
+
+    def _write(self, rows: list[dict], mode: str) -> None:
+        with self.path.open(mode, newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._columns, extrasaction="ignore")
+            if mode == "w":
+                writer.writeheader()
+            writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+class TrainingProgress(L.Callback):
+    """A rich progress bar over env steps, showing the last epoch's return, cost and multiplier."""
+
+    def __init__(self, total_steps: int):
+        self.total_steps = total_steps
+        self._progress: Progress | None = None
+        self._task = None
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
+        self._progress.start()
+        self._task = self._progress.add_task(f"{pl_module.config.algo} on {pl_module.config.env}",
+                                             total=self.total_steps, completed=int(pl_module.env_steps), status="")
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self._progress is None:
+            return
+        m = pl_module.epoch_metrics
+        status = (f"return {m['ep_return']:.2f}  cost {m['ep_cost']:.2f}  "
+                  f"lambda {m['lagrange_multiplier']:.3f}  kl {m['kl']:.4f}")
+        self._progress.update(self._task, completed=m["env_steps"], status=status)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._stop()
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

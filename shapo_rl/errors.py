@@ -1,0 +1,12 @@
+"""The exceptions that mean "the user asked for something invalid" (reported in one line)."""
+
+from shapo_rl.algorithms.registry import UnknownAlgorithmError
+from shapo_rl.config import ConfigError
+from shapo_rl.envs import UnknownTaskError
+from shapo_rl.evaluation import CheckpointError
+from shapo_rl.optim.trust_region import NonFiniteError
+from shapo_rl.training import RunDirectoryError
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ConfigError, UnknownTaskError, UnknownAlgorithmError, RunDirectoryError, CheckpointError, NonFiniteError,
+)

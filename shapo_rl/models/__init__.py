@@ -1,0 +1,6 @@
+"""Actor and critics: MLPs with tanh activations (64x64 by default)."""
+
+from shapo_rl.models.actor import GaussianPolicy, make_collection_policy
+from shapo_rl.models.critic import make_critic, mlp
+
+__all__ = ["GaussianPolicy", "make_collection_policy", "make_critic", "mlp"]

@@ -1,0 +1,55 @@
+"""Diagonal Gaussian policy with a state-independent log standard deviation.
+
+pi_theta(a|s) = N(mu_theta(s), diag(exp(2 log_std))): the policy family of TRPO/CPO and of the
+SHAPO and sTRPO papers. The sampled (unclipped) action is what the log-probability refers to; the
+env stack clips it to the action bounds before the simulator sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tensordict.nn import TensorDictModule
+from torch import Tensor, nn
+from torch.distributions import Independent, Normal
+from torchrl.modules import IndependentNormal, ProbabilisticActor
+
+from shapo_rl import keys
+from shapo_rl.models.critic import mlp
+
+
+class GaussianPolicy(nn.Module):
+    """``s -> (mu(s), sigma)``, with sigma = exp(log_std) shared across states."""
+
+    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], init_log_std: float = -0.5):
+        super().__init__()
+        self.mean = mlp(obs_dim, act_dim, hidden_sizes)
+        with torch.no_grad():  # small initial means, as in the reference implementations
+            self.mean[-1].weight.mul_(0.01)
+        self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
+
+    def forward(self, observation: Tensor) -> tuple[Tensor, Tensor]:
+        loc = self.mean(observation)
+        return loc, self.log_std.exp().expand_as(loc)
+
+    def distribution(self, observation: Tensor) -> Independent:
+        loc, scale = self(observation)
+        return Independent(Normal(loc, scale), 1)
+
+
+def make_collection_policy(policy: GaussianPolicy) -> ProbabilisticActor:
+    """The TorchRL actor used by collectors: writes action, its log-prob, loc and scale.
+
+    ``loc`` and ``scale`` are stored with the rollout so that KL(pi_old || pi_theta) can be taken
+    against the behaviour policy exactly.
+    """
+    module = TensorDictModule(policy, in_keys=[keys.OBSERVATION], out_keys=[keys.LOC, keys.SCALE])
+    return ProbabilisticActor(
+        module,
+        in_keys=[keys.LOC, keys.SCALE],
+        out_keys=[keys.ACTION],
+        distribution_class=IndependentNormal,
+        return_log_prob=True,
+        log_prob_key=keys.ACTION_LOG_PROB,
+    )

@@ -1,0 +1,47 @@
+"""The Lightning data source: one fresh on-policy rollout per training epoch.
+
+A TorchRL collector is wrapped as an ``IterableDataset`` of length 1. With a known length,
+Lightning fetches exactly one batch per epoch and never prefetches rollout k+1 before the update
+on rollout k, so every rollout is collected by the current policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from tensordict import TensorDictBase
+from torch import Tensor
+from torch.utils.data import IterableDataset
+
+from shapo_rl import keys
+
+
+class RolloutSource(IterableDataset):
+    """Yields one rollout of ``frames_per_batch`` steps (shape [num_envs, T]) per epoch."""
+
+    def __init__(self, collector):
+        super().__init__()
+        self.collector = collector
+        self._iterator: Iterator[TensorDictBase] | None = None
+
+    def __len__(self) -> int:
+        return 1
+
+    def __iter__(self) -> Iterator[TensorDictBase]:
+        if self._iterator is None:
+            self._iterator = iter(self.collector)
+        yield next(self._iterator)
+
+    def shutdown(self) -> None:
+        self.collector.shutdown()
+
+
+def episode_statistics(batch: TensorDictBase) -> dict[str, Tensor]:
+    """Totals of the episodes that ended inside ``batch`` (return, cost, length per episode)."""
+    done = batch["next", keys.DONE].squeeze(-1)
+    nxt = batch["next"]
+    return {
+        "return": nxt[keys.EPISODE_RETURN].squeeze(-1)[done],
+        "cost": nxt[keys.EPISODE_COST].squeeze(-1)[done],
+        "length": nxt[keys.EPISODE_LENGTH].squeeze(-1)[done],
+    }
