@@ -41,7 +41,8 @@ class RolloutDataModule(L.LightningDataModule):
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer)
         collector = Collector(env, self.policy_factory(), frames_per_batch=cfg.steps_per_epoch,
-                              total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True)
+                              total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True,
+                              auto_register_policy_transforms=False)
         self.source = RolloutSource(collector)
 
     def train_dataloader(self) -> DataLoader:
