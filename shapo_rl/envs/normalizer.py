@@ -1,0 +1,128 @@
+"""Running mean/variance observation normalisation whose statistics live in a state_dict.
+
+TorchRL 0.14.1's ``VecNormV2`` was considered and not used: it keeps its statistics in
+TensorDicts behind ``get_extra_state`` rather than in buffers, creates them lazily from the
+parent env (a fresh instance cannot load a checkpoint before it is attached), decays them
+exponentially by default, takes a multiprocessing lock on every step, warns that batched
+containers are experimental, and does not clip. This transform is the small subset needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import TensorSpec, Unbounded
+from torchrl.envs import EnvBase, Transform, TransformedEnv
+
+from shapo_rl import keys
+
+
+class ObservationNormalizer(Transform):
+    """Normalise ``"observation"`` to ``clip((x - mean) / sqrt(var + eps), -clip, clip)``.
+
+    Statistics are the exact running mean and population variance of every observation seen
+    (Chan et al.'s parallel Welford update, in float64), kept in the buffers ``count``,
+    ``mean`` and ``m2`` so they travel in ``state_dict``. They update while ``frozen`` is
+    False; set ``frozen = True`` for evaluation.
+    """
+
+    count: torch.Tensor
+    mean: torch.Tensor
+    m2: torch.Tensor
+
+    def __init__(
+        self,
+        shape: int | Sequence[int] | None = None,
+        *,
+        key: str = keys.OBSERVATION,
+        clip: float = 10.0,
+        eps: float = 1e-8,
+    ) -> None:
+        super().__init__(in_keys=[key], out_keys=[key])
+        self.clip = clip
+        self.eps = eps
+        self.frozen = False
+        size = () if shape is None else torch.Size([shape] if isinstance(shape, int) else shape)
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(size, dtype=torch.float64))
+        self._initialized = shape is not None
+
+    @property
+    def var(self) -> torch.Tensor:
+        """Population variance of the observations seen (ones before the first update)."""
+        if self.count == 0:
+            return torch.ones_like(self.m2)
+        return self.m2 / self.count
+
+    def _lazy_init(self, shape: torch.Size) -> None:
+        if not self._initialized:
+            self.mean = torch.zeros(shape, dtype=torch.float64, device=self.mean.device)
+            self.m2 = torch.zeros(shape, dtype=torch.float64, device=self.m2.device)
+            self._initialized = True
+
+    def update(self, x: torch.Tensor) -> None:
+        """Fold a batch ``x`` of shape ``[..., *obs_shape]`` into the running statistics."""
+        self._lazy_init(x.shape[-1:])  # unknown shape: assume a flat observation vector
+        batch = x.detach().to(torch.float64).reshape(-1, *self.mean.shape)
+        n = batch.shape[0]
+        if n == 0:
+            return
+        batch_mean = batch.mean(0)
+        batch_m2 = ((batch - batch_mean) ** 2).sum(0)
+        total = self.count + n
+        delta = batch_mean - self.mean
+        self.mean.add_(delta * n / total)
+        self.m2.add_(batch_m2 + delta**2 * self.count * n / total)
+        self.count.fill_(total)
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise ``x`` with the current statistics (no update)."""
+        out = (x.to(torch.float64) - self.mean) / torch.sqrt(self.var + self.eps)
+        return out.clamp(-self.clip, self.clip).to(torch.float32)
+
+    def _apply_transform(self, obs: torch.Tensor) -> torch.Tensor:
+        if not self.frozen:
+            self.update(obs)
+        return self.normalize(obs)
+
+    def _reset(
+        self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase
+    ) -> TensorDictBase:
+        # On a partial reset only the rows that were reset carry new observations.
+        key = self.in_keys[0]
+        obs = tensordict_reset.get(key)
+        mask = None if tensordict is None else tensordict.get("_reset", None)
+        if not self.frozen:
+            self.update(obs if mask is None else obs[mask.reshape(obs.shape[: mask.ndim - 1])])
+        tensordict_reset.set(key, self.normalize(obs))
+        return tensordict_reset
+
+    def transform_observation_spec(self, observation_spec: TensorSpec) -> TensorSpec:
+        spec = observation_spec[self.in_keys[0]]
+        self._lazy_init(spec.shape[len(observation_spec.shape) :])
+        observation_spec[self.out_keys[0]] = Unbounded(
+            shape=spec.shape, dtype=torch.float32, device=spec.device
+        )
+        return observation_spec
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        # A normaliser built before its env knows no shape yet: take the checkpoint's.
+        for name in ("mean", "m2"):
+            saved = state_dict.get(prefix + name)
+            if saved is not None and saved.shape != getattr(self, name).shape:
+                setattr(self, name, torch.zeros_like(saved, dtype=torch.float64))
+                self._initialized = True
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+def find_observation_normalizer(env: EnvBase) -> ObservationNormalizer | None:
+    """Return the :class:`ObservationNormalizer` of a :class:`TransformedEnv`, if any."""
+    while isinstance(env, TransformedEnv):
+        for transform in env.transform.modules():
+            if isinstance(transform, ObservationNormalizer):
+                return transform
+        env = env.base_env
+    return None
