@@ -1,0 +1,25 @@
+"""Environments: the task registry and ``make_env``, which builds any task as a batched TorchRL
+env with float32 cost, observation normalisation, action clipping and episode counters."""
+
+from shapo_rl.envs.action_clip import ClipAction
+from shapo_rl.envs.counters import EpisodeCounters
+from shapo_rl.envs.factory import make_env
+from shapo_rl.envs.fall_cost import FallCost
+from shapo_rl.envs.normalizer import ObservationNormalizer, find_observation_normalizer
+from shapo_rl.envs.registry import TASKS, TaskSpec, UnknownTaskError, get_task
+from shapo_rl.envs.toy import ToyCMDP, toy_cmdp_optimum
+
+__all__ = [
+    "TASKS",
+    "ClipAction",
+    "EpisodeCounters",
+    "FallCost",
+    "ObservationNormalizer",
+    "TaskSpec",
+    "ToyCMDP",
+    "UnknownTaskError",
+    "find_observation_normalizer",
+    "get_task",
+    "make_env",
+    "toy_cmdp_optimum",
+]
