@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from pathlib import Path
 
 import lightning as L
+from shapo_rl.checkpoint_io import atomic_write
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 # The first columns of metrics.csv, in order; algorithm diagnostics follow.
@@ -16,25 +18,27 @@ LEADING_COLUMNS = ("epoch", "env_steps", "ep_return", "ep_cost", "ep_length", "c
 
 
 class MetricsCSV(L.Callback):
-    """Appends one row per epoch to ``metrics.csv`` from the module's ``epoch_metrics``.
+    """Writes ``metrics.csv``, one row per epoch from the module's ``epoch_metrics``.
 
-    Rows are flushed as soon as an epoch ends. On resume the rows of epochs the checkpoint does
-    not cover are dropped first, so a killed-and-resumed run has each epoch exactly once.
+    The file is rewritten atomically at every epoch end (it is small), so a kill never leaves a
+    torn row. On resume only the rows of epochs the checkpoint covers are kept, so a killed and
+    resumed run has each epoch exactly once.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._columns: list[str] | None = None
+        self._rows: list[dict] = []
         self._epoch_start = 0.0
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if not trainer.is_global_zero or not self.path.exists():
+        if not trainer.is_global_zero or not self.path.exists() or trainer.current_epoch == 0:
             return
         with self.path.open(newline="") as f:
             reader = csv.DictReader(f)
             self._columns = list(reader.fieldnames or [])
-            rows = [row for row in reader if int(row["epoch"]) < trainer.current_epoch]
-        self._write(rows, mode="w")
+            self._rows = [row for row in reader if _epoch_of(row) is not None
+                          and _epoch_of(row) < trainer.current_epoch]
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
@@ -46,15 +50,23 @@ class MetricsCSV(L.Callback):
         row["epoch_seconds"] = time.perf_counter() - self._epoch_start
         if self._columns is None:
             self._columns = [*LEADING_COLUMNS, *(k for k in row if k not in LEADING_COLUMNS)]
-            self._write([], mode="w")
-        self._write([row], mode="a")
+        self._rows.append({k: _format(v) for k, v in row.items()})
+        atomic_write(self.path, self._write)
 
-    def _write(self, rows: list[dict], mode: str) -> None:
-        with self.path.open(mode, newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self._columns, extrasaction="ignore")
-            if mode == "w":
-                writer.writeheader()
-            writer.writerows({k: _format(v) for k, v in row.items()} for row in rows)
+    def _write(self, f) -> None:
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=self._columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(self._rows)
+        f.write(text.getvalue().encode())
+
+
+def _epoch_of(row: dict) -> int | None:
+    """The epoch of a CSV row, or None for a row that is not whole."""
+    try:
+        return int(row["epoch"]) if None not in row.values() else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _format(value) -> str:

@@ -81,12 +81,17 @@ class CriticConfig:
 
 @dataclass(frozen=True)
 class LagrangeConfig:
+    """Multiplier ascent: Adam (the reference library's default) or plain SGD, whose step is
+    proportional to the violation Jc - d and so settles instead of cycling on its momentum."""
+
     init: float = 0.001
     lr: float = 0.035
+    optimizer: Literal["adam", "sgd"] = "adam"
 
     def __post_init__(self):
         _require(self.init >= 0, f"Lagrange multiplier init must be >= 0, got {self.init}")
         _require(self.lr > 0, f"Lagrange lr must be > 0, got {self.lr}")
+        _require(self.optimizer in ("adam", "sgd"), f"Lagrange optimizer must be adam or sgd, got {self.optimizer!r}")
 
 
 @dataclass(frozen=True)

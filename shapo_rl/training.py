@@ -12,9 +12,11 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from shapo_rl.algorithms import SafePolicyOptimization, get_algorithm
+from shapo_rl.checkpoint_io import AtomicCheckpointIO
 from shapo_rl.callbacks import MetricsCSV, TrainingProgress
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, get_task, make_env
+from shapo_rl.evaluation.checkpoint import CheckpointError, read_checkpoint
 from shapo_rl.rollout.datamodule import RolloutDataModule
 
 
@@ -79,14 +81,20 @@ def load_config(run_dir: Path) -> TrainConfig:
         raise RunDirectoryError(f"{paths.config} is not a valid shapo-rl config: {err}") from None
 
 
-def prepare_run_directory(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool) -> TrainConfig:
-    """Create, reuse (resume) or overwrite (force) ``run_dir``; never silently clobber a run."""
+def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: bool, force: bool) -> TrainConfig:
+    """Create, reuse (resume: the saved config is used) or overwrite (force) ``run_dir``.
+
+    Never silently clobbers a run."""
     paths = RunPaths(Path(run_dir))
     if resume:
         saved = load_config(paths.root)
         if not paths.last_checkpoint.is_file():
             raise RunDirectoryError(f"{paths.root} has no checkpoint to resume from")
+        meta = read_checkpoint(paths.last_checkpoint)["shapo_rl"]
+        if meta["config"] != saved.to_dict():
+            raise CheckpointError(f"{paths.last_checkpoint} belongs to another configuration than {paths.config}")
         return saved
+    config = resolve(config)
     if paths.root.exists() and any(paths.root.iterdir()):
         if not force:
             raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
@@ -102,10 +110,10 @@ def prepare_run_directory(config: TrainConfig, run_dir: Path, *, resume: bool, f
     return config
 
 
-def train(config: TrainConfig, run_dir: Path | str, *, resume: bool = False, force: bool = False,
+def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = False, force: bool = False,
           progress: bool = True, accelerator: str = "auto", devices: int | str = 1,
           strategy: str = "auto", threads: int = 1) -> Path:
-    """Train ``config`` into ``run_dir`` (or continue the run there with ``resume``).
+    """Train ``config`` into ``run_dir``, or with ``resume`` continue the run saved there.
 
     ``threads`` is torch's intra-op thread count. The networks are small (64x64 MLPs on
     minibatches of 64-128), where one thread is fastest: more threads spin on the cores the
@@ -113,7 +121,7 @@ def train(config: TrainConfig, run_dir: Path | str, *, resume: bool = False, for
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
-    config = prepare_run_directory(resolve(config), paths.root, resume=resume, force=force)
+    config = prepare_run_directory(config, paths.root, resume=resume, force=force)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
     data = RolloutDataModule(config, module.make_collection_policy, module.obs_normalizer)
@@ -127,6 +135,6 @@ def train(config: TrainConfig, run_dir: Path | str, *, resume: bool = False, for
         callbacks.append(TrainingProgress(config.steps))
     trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices, strategy=strategy,
                         logger=False, callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, default_root_dir=paths.root, deterministic=False)
+                        num_sanity_val_steps=0, default_root_dir=paths.root, plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=data, ckpt_path=paths.last_checkpoint if resume else None)
     return paths.root

@@ -1,7 +1,7 @@
 """The LightningModule that owns actor, critics and constraint, in manual optimisation.
 
 One training step = one on-policy rollout (an epoch):
-1. GAE for reward and cost (TorchRL, separate critics);
+1. GAE for reward and cost (TorchRL, separate critics); reward advantage z-scored, cost centred;
 2. the constraint handler adapts to the rollout's mean episode cost Jc;
 3. the actor follows the combined, z-scored advantage through ``optimizer.step(closure)``
    (trust region or clipped; SHAPO-wrapped when asked);
@@ -104,8 +104,10 @@ class SafePolicyOptimization(L.LightningModule):
             self.constraint.update(float(episodes["cost"].mean()))
 
         flat = batch.reshape(-1)
-        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1)),
-                                      standardize(flat[keys.COST_ADVANTAGE].squeeze(-1)))
+        # As in the reference library: the reward advantage is z-scored, the cost advantage only
+        # centred, so the multiplier trades standardised reward against cost in its own units.
+        cost_adv = flat[keys.COST_ADVANTAGE].squeeze(-1)
+        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1)), cost_adv - cost_adv.mean())
         policy_batch = PolicyBatch(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB],
                                    flat[keys.LOC], flat[keys.SCALE], adv)
         with torch.no_grad():  # 0 unless the rollout came from a stale policy

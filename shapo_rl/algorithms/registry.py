@@ -28,7 +28,8 @@ class AlgorithmSpec:
 
     def make_constraint(self, config: TrainConfig, cost_limit: float) -> ConstraintHandler:
         if self.constraint == "lagrange":
-            return LagrangeMultiplier(cost_limit, init=config.lagrange.init, lr=config.lagrange.lr)
+            return LagrangeMultiplier(cost_limit, init=config.lagrange.init, lr=config.lagrange.lr,
+                                      optimizer=config.lagrange.optimizer)
         return Unconstrained()
 
 

@@ -1,8 +1,8 @@
 """Lagrange multiplier by gradient ascent on the constraint violation (TRPO-Lag / PPO-Lag).
 
 Lagrangian (eq. 2 of the SHAPO paper): max_theta min_{lambda >= 0} J_r(theta) - lambda (J_c(theta) - d).
-The multiplier follows projected gradient ascent on (Jc - d): Adam on the loss -lambda (Jc - d), then
-lambda <- max(lambda, 0) (OmniSafe's defaults: init 0.001, lr 0.035). The actor ascends the
+The multiplier follows projected gradient ascent on (Jc - d): Adam (or SGD) on the loss
+-lambda (Jc - d), then lambda <- max(lambda, 0) (OmniSafe's defaults: Adam, init 0.001, lr 0.035). The actor ascends the
 normalised combination (A_r - lambda A_c) / (1 + lambda) (ALGORITHMS.md-style Algorithm 3).
 """
 
@@ -15,7 +15,7 @@ from shapo_rl.constraints.base import ConstraintHandler
 
 
 class LagrangeMultiplier(ConstraintHandler):
-    def __init__(self, cost_limit: float, init: float = 0.001, lr: float = 0.035):
+    def __init__(self, cost_limit: float, init: float = 0.001, lr: float = 0.035, optimizer: str = "adam"):
         super().__init__()
         if cost_limit < 0:
             raise ValueError(f"cost limit must be >= 0, got {cost_limit}")
@@ -23,7 +23,10 @@ class LagrangeMultiplier(ConstraintHandler):
             raise ValueError(f"initial Lagrange multiplier must be >= 0, got {init}")
         self.cost_limit = float(cost_limit)
         self.value = nn.Parameter(torch.tensor(float(init)), requires_grad=True)
-        self.optimizer = torch.optim.Adam([self.value], lr=lr)
+        optimizers = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
+        if optimizer not in optimizers:
+            raise ValueError(f"Lagrange optimizer must be one of {sorted(optimizers)}, got {optimizer!r}")
+        self.optimizer = optimizers[optimizer]([self.value], lr=lr)
 
     def update(self, episode_cost: float) -> None:
         self.optimizer.zero_grad()

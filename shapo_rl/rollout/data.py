@@ -7,7 +7,7 @@ on rollout k, so every rollout is collected by the current policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from tensordict import TensorDictBase
 from torch import Tensor
@@ -17,17 +17,24 @@ from shapo_rl import keys
 
 
 class RolloutSource(IterableDataset):
-    """Yields one rollout of ``frames_per_batch`` steps (shape [num_envs, T]) per epoch."""
+    """Yields one rollout of ``frames_per_batch`` steps (shape [num_envs, T]) per epoch.
 
-    def __init__(self, collector):
+    ``before_rollout()`` runs right before each collection (the data module reseeds there): at
+    that point nothing else can draw from the random generators before the rollout does.
+    """
+
+    def __init__(self, collector, before_rollout: Callable[[], None] | None = None):
         super().__init__()
         self.collector = collector
+        self.before_rollout = before_rollout
         self._iterator: Iterator[TensorDictBase] | None = None
 
     def __len__(self) -> int:
         return 1
 
     def __iter__(self) -> Iterator[TensorDictBase]:
+        if self.before_rollout is not None:
+            self.before_rollout()
         if self._iterator is None:
             self._iterator = iter(self.collector)
         yield next(self._iterator)

@@ -1,7 +1,11 @@
 """Lightning data module: per-process env stack and TorchRL collector, built at ``setup``.
 
-Each process (DDP rank) builds its own batched env, seeded ``seed + rank * num_envs`` so that no
-two envs anywhere share a seed, and its own collector over the shared policy parameters.
+Each process (DDP rank) builds its own batched env and its own collector over the shared policy
+parameters. Like the reference library, every epoch's rollout starts from freshly reset envs
+(episodes still running at the end of an epoch bootstrap from the critic), and ``reseed(epoch)``
+seeds those envs and torch's sampling from (seed, rank, epoch) alone. An epoch's data is then a
+function of the weights and the epoch index, so a resumed run needs no simulator state to repeat
+an uninterrupted one exactly.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import lightning as L
+import numpy as np
+import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torchrl.collectors import Collector
@@ -40,10 +46,23 @@ class RolloutDataModule(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer)
+        # The collector resets its envs once on construction; those observations must not enter
+        # the normaliser's statistics, or a resumed run would count them twice.
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.frozen = True
         collector = Collector(env, self.policy_factory(), frames_per_batch=cfg.steps_per_epoch,
                               total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True,
-                              auto_register_policy_transforms=False)
-        self.source = RolloutSource(collector)
+                              reset_at_each_iter=True, auto_register_policy_transforms=False)
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.frozen = False
+        self.source = RolloutSource(collector, before_rollout=lambda: self.reseed(self.trainer.current_epoch))
+
+    def reseed(self, epoch: int) -> None:
+        """Seed the envs (one derived seed each) and torch's global RNG for ``epoch``."""
+        rank = self.trainer.global_rank if self.trainer is not None else 0
+        env_seed, torch_seed = np.random.SeedSequence([self.config.seed, rank, epoch]).generate_state(2)
+        self.source.collector.set_seed(int(env_seed))
+        torch.manual_seed(int(torch_seed))
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.source, batch_size=None, collate_fn=_keep_tensordict)
