@@ -1,0 +1,45 @@
+"""SHAPO as a switch on every algorithm: radius 0 is exactly the base update; diagnostics logged."""
+
+import csv
+
+import pytest
+import torch
+
+from shapo_rl.algorithms import ALGORITHMS
+from shapo_rl.config import ClipConfig, CriticConfig, ShapoConfig, TrainConfig
+from shapo_rl.training import train
+
+TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
+SHAPO_COLUMNS = {"shapo_norm", "shapo_kl", "shapo_loss_drop", "shapo_cosine", "shapo_radius", "shapo_percentile"}
+
+
+def _run(tmp_path, name, algo, shapo):
+    config = TrainConfig(algo=algo, env="ToyCMDP-v0", steps=400, steps_per_epoch=200, num_envs=10,
+                         critic=CriticConfig(update_iters=2), clip=ClipConfig(update_iters=2), shapo=shapo)
+    run = train(config, tmp_path / name, progress=False)
+    with (run / "metrics.csv").open() as f:
+        rows = [{k: v for k, v in row.items() if k not in TIMING | SHAPO_COLUMNS} for row in csv.DictReader(f)]
+    state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+    return rows, {k: v for k, v in state.items() if k.startswith("policy.")}
+
+
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+@pytest.mark.parametrize("geometry", ["fisher", "euclidean"])
+def test_radius_zero_is_exactly_the_base_algorithm(tmp_path, algo, geometry):
+    base_rows, base_policy = _run(tmp_path, "base", algo, ShapoConfig())
+    rows, policy = _run(tmp_path, "shapo", algo, ShapoConfig(geometry=geometry, radius=0.0))
+    assert rows == base_rows
+    assert all(torch.equal(policy[k], base_policy[k]) for k in base_policy)
+
+
+def test_positive_radius_changes_the_update_and_logs_its_diagnostics(tmp_path):
+    base_rows, base_policy = _run(tmp_path, "base", "trpo-lag", ShapoConfig())
+    _, policy = _run(tmp_path, "shapo", "trpo-lag", ShapoConfig(geometry="fisher", radius=1e-3, critic_sam=True))
+    assert not all(torch.equal(policy[k], base_policy[k]) for k in base_policy)
+    with (tmp_path / "shapo" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        assert 0 < float(row["shapo_kl"]) <= 1e-3 * (1 + 1e-6)  # the perturbation stays in its KL ball
+        assert float(row["shapo_loss_drop"]) > 0  # the neighbour is pessimistic: the surrogate loss rises
+        assert float(row["shapo_norm"]) > 0 and -1 <= float(row["shapo_cosine"]) <= 1
+        assert float(row["shapo_radius"]) == 1e-3
