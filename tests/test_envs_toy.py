@@ -20,7 +20,7 @@ def _constant_policy(value: float):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(
     ("action", "reward", "cost"),
-    [(0.0, 1.0, 1.0), (1.0, 2.0, 4.0), (-1.0, -2.0, 0.0), (0.5, 1.75, 2.25)],
+    [(0.0, 1.0, 1.0), (1.0, 2.0, 4.0), (-1.0, 0.0, 0.0), (0.5, 1.5, 2.25), (3.0, 2.0, 4.0)],
 )
 def test_reward_and_cost_formulas(action: float, reward: float, cost: float) -> None:
     env = make_env("ToyCMDP-v0", num_envs=2)
@@ -62,13 +62,12 @@ def test_counters_restart_only_for_reset_envs() -> None:
 
 
 def test_optimum() -> None:
-    assert toy_cmdp_optimum(20.0) == pytest.approx((20.0, 20.0, 1.0))
+    assert toy_cmdp_optimum(20.0) == pytest.approx((20.0, 20.0, 0.5))
     assert toy_cmdp_optimum(80.0) == pytest.approx((40.0, 80.0, 0.0))
     assert toy_cmdp_optimum(1000.0) == pytest.approx((40.0, 80.0, 0.0))
     a = math.sqrt(5 / 20) - 1  # d = 5
-    assert toy_cmdp_optimum(5.0) == pytest.approx(
-        (20 * (2 - (a - 1) ** 2), 5.0, (1 - a) / (1 + a))
-    )
+    assert toy_cmdp_optimum(5.0) == pytest.approx((20 * (1 + a), 5.0, 1 / (2 * (1 + a))))
+    assert toy_cmdp_optimum(5.0) == pytest.approx((10.0, 5.0, 1.0))
 
 
 def test_same_seed_same_rollout_other_seed_differs() -> None:
@@ -97,5 +96,5 @@ def test_action_is_clipped_for_the_simulator_but_kept_in_the_rollout() -> None:
     td[keys.ACTION] = torch.tensor([[3.0], [-5.0]])
     out = env.step(td)
     assert out[keys.ACTION].tolist() == [[3.0], [-5.0]]
-    assert out["next", keys.REWARD].tolist() == [[2.0], [-2.0]]  # as for a = 1 and a = -1
+    assert out["next", keys.REWARD].tolist() == [[2.0], [0.0]]  # as for a = 1 and a = -1
     assert out["next", keys.COST].tolist() == [[4.0], [0.0]]

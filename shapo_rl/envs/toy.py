@@ -2,8 +2,10 @@
 
 Each episode lasts ``H`` steps and ends by truncation (a time limit, never termination). The
 observation is ``[t / H, u]`` with ``u ~ Uniform(-1, 1)`` an irrelevant distractor redrawn every
-step. The action ``a`` is one number in ``[-1, 1]``; reward ``r = 2 - (a - 1)^2`` and cost
-``c = (a + 1)^2`` (in ``[0, 4]``) do not depend on the state, so a constant action is optimal.
+step. The action ``a`` is one number in ``[-1, 1]``; reward ``r = 1 + a`` and cost ``c = (a + 1)^2``
+(in ``[0, 4]``) do not depend on the state, so a constant action is optimal. The reward is linear
+so that only the cost penalises action noise: a concave reward would also drive the policy's
+standard deviation to zero early, and with it the size of every trust-region step in the mean.
 """
 
 from __future__ import annotations
@@ -23,18 +25,21 @@ HORIZON = 20
 def toy_cmdp_optimum(cost_limit: float, horizon: int = HORIZON) -> tuple[float, float, float]:
     """Return ``(return*, cost*, lambda*)`` of the constrained optimum of ToyCMDP.
 
-    Maximise ``H (2 - (a - 1)^2)`` subject to ``H (a + 1)^2 <= d``. The return grows with ``a``
-    on ``[-1, 1]`` and so does the cost, so the constraint binds while ``d < 4H``:
+    Maximise ``H (1 + a)`` subject to ``H (a + 1)^2 <= d``. The return grows with ``a`` on
+    ``[-1, 1]`` and so does the cost, so the constraint binds while ``d < 4H``:
     ``a* = sqrt(d / H) - 1`` clipped to ``[-1, 1]``. Stationarity of the Lagrangian,
-    ``-2 (a - 1) = 2 lambda (a + 1)``, gives ``lambda* = (1 - a*) / (1 + a*)``, which is 0 once
-    the constraint no longer binds (``a* = 1``). At ``d = 20, H = 20``: ``a* = 0``, return 20,
-    cost 20, ``lambda* = 1``; unconstrained, ``a = 1`` gives return 40 at cost 80.
+    ``1 = 2 lambda (a + 1)``, gives ``lambda* = 1 / (2 (1 + a*))``, which is 0 once the constraint
+    no longer binds (``d >= 4H``). At ``d = 20, H = 20``: ``a* = 0``, return 20, cost 20,
+    ``lambda* = 0.5``; unconstrained, ``a = 1`` gives return 40 at cost 80.
     """
     if cost_limit < 0:
         raise ValueError(f"cost_limit must be >= 0, got {cost_limit}.")
     a = min(max(math.sqrt(cost_limit / horizon) - 1.0, -1.0), 1.0)
-    lam = (1.0 - a) / (1.0 + a) if a > -1.0 else math.inf
-    return horizon * (2.0 - (a - 1.0) ** 2), horizon * (a + 1.0) ** 2, lam
+    if cost_limit >= 4 * horizon:
+        lam = 0.0
+    else:
+        lam = 1.0 / (2.0 * (1.0 + a)) if a > -1.0 else math.inf
+    return horizon * (1.0 + a), horizon * (a + 1.0) ** 2, lam
 
 
 class ToyCMDP(EnvBase):
@@ -96,7 +101,7 @@ class ToyCMDP(EnvBase):
         return TensorDict(
             {
                 keys.OBSERVATION: self._observation(),
-                keys.REWARD: 2.0 - (a - 1.0) ** 2,
+                keys.REWARD: 1.0 + a,
                 keys.COST: (a + 1.0) ** 2,
                 keys.DONE: truncated,
                 keys.TERMINATED: torch.zeros_like(truncated),
