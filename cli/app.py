@@ -30,6 +30,11 @@ class Schedule(str, Enum):
     decay = "decay"
 
 
+class MultiplierOptimizer(str, Enum):
+    adam = "adam"
+    sgd = "sgd"
+
+
 class Listing(str, Enum):
     algos = "algos"
     envs = "envs"
@@ -73,6 +78,7 @@ def train(
     critic_sam_rho: Annotated[float, typer.Option(min=0.0, help="Critic SAM radius rho_c.")] = 0.05,
     lagrange_lr: Annotated[float, typer.Option(help="Lagrange multiplier learning rate.")] = 0.035,
     lagrange_init: Annotated[float, typer.Option(help="Initial Lagrange multiplier.")] = 0.001,
+    lagrange_optimizer: Annotated[MultiplierOptimizer, typer.Option(help="Multiplier ascent: adam or sgd.")] = MultiplierOptimizer.adam,
     max_kl: Annotated[float, typer.Option(help="Trust-region radius delta (TRPO family).")] = 0.01,
     accelerator: Annotated[str, typer.Option(help="Lightning accelerator.")] = "auto",
     devices: Annotated[str, typer.Option(help="Lightning devices (a count or 'auto').")] = "1",
@@ -96,7 +102,7 @@ def train(
             algo=algo, env=env, steps=steps, steps_per_epoch=steps_per_epoch, num_envs=num_envs,
             cost_limit=cost_limit, seed=seed,
             trust_region=TrustRegionConfig(max_kl=max_kl),
-            lagrange=LagrangeConfig(init=lagrange_init, lr=lagrange_lr),
+            lagrange=LagrangeConfig(init=lagrange_init, lr=lagrange_lr, optimizer=lagrange_optimizer.value),
             shapo=ShapoConfig(geometry=shapo.value, radius=shapo_radius, schedule=shapo_schedule.value,
                               percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho),
         )
