@@ -7,11 +7,11 @@ never copies.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Literal
 
 from shapo_rl.config import TrainConfig
+from shapo_rl.lookup import lookup
 from shapo_rl.constraints import ConstraintHandler, LagrangeMultiplier, Unconstrained
 
 
@@ -47,10 +47,4 @@ ALGORITHMS: dict[str, AlgorithmSpec] = {
 
 
 def get_algorithm(name: str) -> AlgorithmSpec:
-    try:
-        return ALGORITHMS[name]
-    except KeyError:
-        near = difflib.get_close_matches(name, ALGORITHMS, n=3, cutoff=0.4)
-        hint = f"; did you mean {', '.join(near)}?" if near else ""
-        raise UnknownAlgorithmError(
-            f"unknown algorithm {name!r}{hint} (known: {', '.join(ALGORITHMS)})") from None
+    return lookup(ALGORITHMS, name, kind="algorithm", error=UnknownAlgorithmError)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
+
+from shapo_rl.lookup import lookup
 
 SAFETY_GYMNASIUM = "safety-gymnasium"
 MUJOCO_FALLS = "mujoco-falls"
@@ -68,11 +69,4 @@ def get_task(name: str) -> TaskSpec:
     Raises:
         UnknownTaskError: ``name`` is not registered; the message suggests the nearest ids.
     """
-    try:
-        return TASKS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, TASKS, n=3, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownTaskError(
-            f"Unknown task {name!r}.{hint} Valid tasks: {', '.join(TASKS)}."
-        ) from None
+    return lookup(TASKS, name, kind="task", error=UnknownTaskError)
