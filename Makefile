@@ -23,5 +23,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
 
+bench-throughput: $(STAMP)
+	$(BIN)/python benchmarks/throughput.py
+
 clean:
 	rm -rf $(VENV) runs

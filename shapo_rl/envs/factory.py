@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import warnings
-from functools import partial
+import multiprocessing as mp
+import os
+import traceback
 
+import numpy as np
 import torch
+from tensordict import TensorDict, TensorDictBase
+from torchrl._utils import seed_generator
+from torchrl.data import Bounded, Composite, Unbounded
 from torchrl.envs import (
     Compose,
     DoubleToFloat,
     EnvBase,
-    SerialEnv,
     Transform,
     TransformedEnv,
-    UnsqueezeTransform,
 )
-from torchrl.envs.libs.gym import GymEnv
 
 from shapo_rl import keys
 from shapo_rl.envs.action_clip import ClipAction
@@ -27,45 +29,240 @@ from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
 from shapo_rl.envs.toy import ToyCMDP
 
 
-def _fast(env: GymEnv) -> GymEnv:
-    """Memoise the spec encoding of a gym env (fewer checks per step)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="memoized encoding is an experimental")
-        env.fast_encoding()
-    return env
+def _make_simulator(family: str, name: str, max_episode_steps: int):
+    """One bare gym(nasium) env of ``name`` with its time limit."""
+    if family == SAFETY_GYMNASIUM:
+        return import_safety_gymnasium().make(name, max_episode_steps=max_episode_steps)
+    import gymnasium
+
+    return gymnasium.make(name, max_episode_steps=max_episode_steps)
 
 
-def _gym(name: str, max_episode_steps: int) -> EnvBase:
-    return _fast(GymEnv(name, max_episode_steps=max_episode_steps))
+class _SimulatorSlice:
+    """A few bare envs stepped one after the other, with numpy batches in and out.
 
-
-def _safety_gymnasium(name: str, max_episode_steps: int) -> EnvBase:
-    import_safety_gymnasium()
-    from torchrl.envs.libs.safety_gymnasium import SafetyGymnasiumEnv
-
-    return _fast(SafetyGymnasiumEnv(name, max_episode_steps=max_episode_steps))
-
-
-def _base_env(spec: TaskSpec, num_envs: int, max_episode_steps: int, device: str) -> EnvBase:
-    """The simulator batch: a native batched env, or ``SerialEnv`` over single gym envs.
-
-    ``SerialEnv`` beats ``ParallelEnv`` on a couple of cores (no inter-process copies), and the
-    cost fix below is applied once to the stacked batch rather than in every worker.
+    Observations and rewards are cast to float32 and actions to float64 (what the simulators
+    compute in), exactly as ``DoubleToFloat`` did on the TorchRL side. ``cost`` is the
+    simulator's own cost for safety-gymnasium and 0 otherwise (falls become cost later).
     """
+
+    def __init__(self, family: str, name: str, max_episode_steps: int, count: int):
+        self.safety = family == SAFETY_GYMNASIUM
+        self.envs = [_make_simulator(family, name, max_episode_steps) for _ in range(count)]
+
+    def spaces(self):
+        return self.envs[0].observation_space, self.envs[0].action_space
+
+    def reset(self, requests: list[tuple[int, int | None]]) -> np.ndarray:
+        """Reset env ``j`` (with ``seed`` unless None) for each ``(j, seed)``; their observations."""
+        return np.stack([np.asarray(self.envs[j].reset(seed=seed)[0], dtype=np.float32) for j, seed in requests])
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        count = len(self.envs)
+        obs = [None] * count
+        reward = np.empty(count, dtype=np.float32)
+        cost = np.zeros(count, dtype=np.float32)
+        terminated = np.empty(count, dtype=bool)
+        truncated = np.empty(count, dtype=bool)
+        for j, (env, action) in enumerate(zip(self.envs, actions.astype(np.float64))):
+            out = env.step(action)
+            if self.safety:
+                obs[j], reward[j], cost[j], terminated[j], truncated[j], _ = out
+            else:
+                obs[j], reward[j], terminated[j], truncated[j], _ = out
+        return np.stack(obs).astype(np.float32), reward, cost, terminated, truncated
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def _simulator_worker(conn, family: str, name: str, max_episode_steps: int, count: int) -> None:
+    """Serve ``("step", actions)``, ``("reset", requests)`` and ``("close", None)`` over ``conn``."""
+    envs = None
+    try:
+        envs = _SimulatorSlice(family, name, max_episode_steps, count)
+        conn.send(("ok", None))
+        while True:
+            command, argument = conn.recv()
+            if command == "close":
+                break
+            conn.send(("ok", getattr(envs, command)(argument)))
+    except (KeyboardInterrupt, EOFError):
+        pass
+    except Exception:  # noqa: BLE001 - handed to the parent, which raises it
+        conn.send(("error", traceback.format_exc()))
+    finally:
+        if envs is not None:
+            envs.close()
+        conn.close()
+
+
+class _RemoteSlice:
+    """A :class:`_SimulatorSlice` in a worker process; ``send`` then ``receive`` each call."""
+
+    def __init__(self, family: str, name: str, max_episode_steps: int, count: int):
+        # fork: no re-import of the caller's main module (no ``__main__`` guard needed) and no
+        # second start-up of torch; the worker runs only numpy and the simulator.
+        context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_simulator_worker, args=(child, family, name, max_episode_steps, count),
+                                       daemon=True)
+        self.process.start()
+        child.close()
+        self.receive()
+
+    def send(self, command: str, argument) -> None:
+        self.conn.send((command, argument))
+
+    def receive(self):
+        try:
+            status, value = self.conn.recv()
+        except EOFError:
+            raise RuntimeError("a simulator worker process died") from None
+        if status == "error":
+            raise RuntimeError(f"a simulator worker failed:\n{value}")
+        return value
+
+    def close(self) -> None:
+        try:
+            self.conn.send(("close", None))
+        except (BrokenPipeError, OSError):
+            pass
+        self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+        self.conn.close()
+
+
+def default_workers(num_envs: int, processes: int = 1) -> int:
+    """Simulator worker processes for a batch of ``num_envs`` when ``processes`` training
+    processes share this machine: one per core beyond each process's own, at most one per env."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(cores // max(processes, 1), num_envs) - 1)
+
+
+class SimulatorBatch(EnvBase):
+    """``num_envs`` gym(nasium) envs as one TorchRL env of batch size ``[num_envs]``.
+
+    The envs are split evenly between this process and ``workers`` worker processes: each step
+    sends the workers their actions, steps this process's share meanwhile, then gathers. Data
+    cross the TorchRL boundary once per batch, not once per env as with ``SerialEnv`` of
+    single-env wrappers (whose per-env TensorDict overhead exceeds a MuJoCo step). Env ``i`` is
+    seeded at its first reset after ``set_seed(seed)`` with the ``i``-th seed of TorchRL's seed
+    chain (what ``SerialEnv`` would give it); later resets continue its own generator.
+    """
+
+    def __init__(self, family: str, name: str, num_envs: int, max_episode_steps: int, *,
+                 workers: int | None = None, device: str = "cpu"):
+        super().__init__(batch_size=torch.Size([num_envs]), device=device)
+        workers = default_workers(num_envs) if workers is None else min(workers, num_envs - 1)
+        chunks = np.array_split(np.arange(num_envs), workers + 1)
+        self._local = _SimulatorSlice(family, name, max_episode_steps, len(chunks[0]))
+        self._remote: list[_RemoteSlice] = []
+        try:
+            for chunk in chunks[1:]:
+                self._remote.append(_RemoteSlice(family, name, max_episode_steps, len(chunk)))
+        except BaseException:
+            for remote in self._remote:
+                remote.close()
+            self._local.close()
+            raise
+        self._slices = [self._local, *self._remote]
+        self._bounds = np.cumsum([0] + [len(c) for c in chunks])
+        obs_space, act_space = self._local.spaces()
+        shape = (num_envs, 1)
+        observation = {keys.OBSERVATION: Unbounded((num_envs, *obs_space.shape), dtype=torch.float32)}
+        if family == SAFETY_GYMNASIUM:
+            observation[keys.COST] = Unbounded(shape, dtype=torch.float32)
+        self.observation_spec = Composite(observation, shape=(num_envs,))
+        low = torch.as_tensor(act_space.low, dtype=torch.float32).expand(num_envs, *act_space.shape)
+        high = torch.as_tensor(act_space.high, dtype=torch.float32).expand(num_envs, *act_space.shape)
+        self.action_spec = Bounded(low.clone(), high.clone(), (num_envs, *act_space.shape), dtype=torch.float32)
+        self.reward_spec = Unbounded(shape, dtype=torch.float32)
+        self.full_done_spec = Composite(
+            {key: Bounded(0, 1, shape, dtype=torch.bool) for key in (keys.DONE, keys.TERMINATED, keys.TRUNCATED)},
+            shape=(num_envs,),
+        )
+        self._emit_cost = family == SAFETY_GYMNASIUM
+        self._obs = np.zeros((num_envs, *obs_space.shape), dtype=np.float32)
+        self._seeds: list[int | None] = [None] * num_envs
+        self.is_closed = False  # EnvBase starts closed; collectors close only open envs
+
+    def _set_seed(self, seed: int | None) -> None:
+        # The seeds TorchRL's SerialEnv gives its envs: seed, then each next one of the chain.
+        self._seeds = []
+        for _ in range(self.batch_size[0]):
+            self._seeds.append(seed)
+            seed = None if seed is None else seed_generator(seed)
+
+    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:  # type: ignore[no-untyped-def]
+        mask = None if tensordict is None else tensordict.get("_reset", None)
+        rows = np.arange(self.batch_size[0]) if mask is None else np.flatnonzero(mask.reshape(-1).cpu().numpy())
+        groups = []
+        for k, env_slice in enumerate(self._slices):
+            lo, hi = self._bounds[k], self._bounds[k + 1]
+            mine = rows[(rows >= lo) & (rows < hi)]
+            requests = [(int(i - lo), self._seeds[i]) for i in mine]
+            for i in mine:
+                self._seeds[i] = None
+            groups.append((env_slice, mine, requests))
+        for env_slice, _, requests in groups[1:]:
+            if requests:
+                env_slice.send("reset", requests)
+        for k, (env_slice, mine, requests) in enumerate(groups):
+            if requests:
+                self._obs[mine] = env_slice.reset(requests) if k == 0 else env_slice.receive()
+        zeros = torch.zeros((*self.batch_size, 1))
+        false = torch.zeros((*self.batch_size, 1), dtype=torch.bool)
+        out = {keys.OBSERVATION: torch.from_numpy(self._obs.copy()), keys.DONE: false,
+               keys.TERMINATED: false.clone(), keys.TRUNCATED: false.clone()}
+        if self._emit_cost:
+            out[keys.COST] = zeros
+        return TensorDict(out, batch_size=self.batch_size, device=self.device)
+
+    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
+        actions = tensordict.get(keys.ACTION).cpu().numpy()
+        bounds = self._bounds
+        for k, remote in enumerate(self._remote, start=1):
+            remote.send("step", actions[bounds[k]:bounds[k + 1]])
+        parts = [self._local.step(actions[bounds[0]:bounds[1]]), *(remote.receive() for remote in self._remote)]
+        obs, reward, cost, terminated, truncated = (np.concatenate(column) for column in zip(*parts))
+        self._obs = obs.copy()  # reset rows are overwritten in place; the step's output is not
+        terminated = torch.from_numpy(terminated).unsqueeze(-1)
+        truncated = torch.from_numpy(truncated).unsqueeze(-1)
+        out = {keys.OBSERVATION: torch.from_numpy(obs), keys.REWARD: torch.from_numpy(reward).unsqueeze(-1),
+               keys.DONE: terminated | truncated, keys.TERMINATED: terminated, keys.TRUNCATED: truncated}
+        if self._emit_cost:
+            out[keys.COST] = torch.from_numpy(cost).unsqueeze(-1)
+        return TensorDict(out, batch_size=self.batch_size, device=self.device)
+
+    def close(self, *, raise_if_closed: bool = True) -> None:
+        if self.is_closed:
+            if raise_if_closed:
+                raise RuntimeError("trying to close a closed environment")
+            return
+        for remote in self._remote:
+            remote.close()
+        self._remote = []
+        self._local.close()
+        super().close(raise_if_closed=raise_if_closed)
+
+
+def _base_env(spec: TaskSpec, num_envs: int, max_episode_steps: int, device: str,
+              workers: int | None = None) -> EnvBase:
+    """The simulator batch: ToyCMDP natively, every gym task as a :class:`SimulatorBatch`."""
     if spec.family == TOY:
         return ToyCMDP(num_envs, horizon=max_episode_steps, device=device)
-    build = _safety_gymnasium if spec.family == SAFETY_GYMNASIUM else _gym
-    return SerialEnv(num_envs, partial(build, spec.name, max_episode_steps), device=device)
+    return SimulatorBatch(spec.family, spec.name, num_envs, max_episode_steps, workers=workers, device=device)
 
 
 def _cost_transforms(family: str) -> list[Transform]:
     """Bring every family's cost to float32 ``("next", "cost")`` of shape ``[num_envs, 1]``.
 
-    safety-gymnasium's TorchRL wrapper emits a float64 scalar per env, which ``SerialEnv``
-    stacks to ``[num_envs]``; the MuJoCo tasks have no cost, so falls become the cost.
+    :class:`SimulatorBatch` already writes safety-gymnasium's cost that way; the MuJoCo tasks
+    have no cost, so falls become the cost.
     """
-    if family == SAFETY_GYMNASIUM:
-        return [UnsqueezeTransform(-1, in_keys=[keys.COST]), DoubleToFloat(in_keys=[keys.COST])]
     if family == MUJOCO_FALLS:
         return [FallCost()]
     return []
@@ -80,6 +277,7 @@ def make_env(
     obs_normalizer: ObservationNormalizer | None = None,
     device: str | torch.device = "cpu",
     max_episode_steps: int | None = None,
+    workers: int | None = None,
 ) -> TransformedEnv:
     """Build ``task`` as a TorchRL env of batch size ``[num_envs]``.
 
@@ -88,10 +286,12 @@ def make_env(
     normalises observations with ``obs_normalizer`` (a new one unless given) when
     ``normalize_obs``, and counts episode return, cost and length. Env ``i`` of the batch gets
     its own seed derived from ``seed``; ``max_episode_steps`` overrides the task's time limit.
+    ``workers`` is the number of simulator worker processes of a gym task's batch (by default
+    one per available core beyond this process, at most one per env; 0 steps all in-process).
     """
     spec = get_task(task)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
-    base = _base_env(spec, num_envs, steps, str(device))
+    base = _base_env(spec, num_envs, steps, str(device), workers)
     transforms = _cost_transforms(spec.family)
     doubles = [k for k, s in base.observation_spec.items(True, True) if s.dtype == torch.float64]
     doubles = [k for k in doubles if k != keys.COST]

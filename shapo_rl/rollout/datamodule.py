@@ -23,6 +23,7 @@ from torchrl.modules import ProbabilisticActor
 
 from shapo_rl.config import TrainConfig
 from shapo_rl.envs import make_env
+from shapo_rl.envs.factory import default_workers
 from shapo_rl.rollout.data import RolloutSource
 
 
@@ -44,15 +45,18 @@ class RolloutDataModule(L.LightningDataModule):
             return
         cfg = self.config
         rank = self.trainer.global_rank if self.trainer is not None else 0
+        processes = self.trainer.world_size if self.trainer is not None else 1
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
-                       normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer)
+                       normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
+                       workers=default_workers(cfg.num_envs, processes))
         # The collector resets its envs once on construction; those observations must not enter
         # the normaliser's statistics, or a resumed run would count them twice.
         if self.obs_normalizer is not None:
             self.obs_normalizer.frozen = True
         collector = Collector(env, self.policy_factory(), frames_per_batch=cfg.steps_per_epoch,
                               total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True,
-                              reset_at_each_iter=True, auto_register_policy_transforms=False)
+                              reset_at_each_iter=True, auto_register_policy_transforms=False,
+                              track_traj_ids=False)  # nothing reads ("collector", "traj_ids")
         if self.obs_normalizer is not None:
             self.obs_normalizer.frozen = False
         self.source = RolloutSource(collector, before_rollout=lambda: self.reseed(self.trainer.current_epoch))
