@@ -26,5 +26,8 @@ test: $(STAMP)
 bench-throughput: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
 
+bench-shapo: $(STAMP)
+	$(BIN)/python benchmarks/shapo_update_time.py
+
 clean:
 	rm -rf $(VENV) runs
