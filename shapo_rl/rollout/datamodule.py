@@ -23,7 +23,6 @@ from torchrl.modules import ProbabilisticActor
 
 from shapo_rl.config import TrainConfig
 from shapo_rl.envs import make_env
-from shapo_rl.envs.factory import default_workers
 from shapo_rl.rollout.data import RolloutSource
 
 
@@ -48,7 +47,7 @@ class RolloutDataModule(L.LightningDataModule):
         processes = self.trainer.world_size if self.trainer is not None else 1
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
-                       workers=default_workers(cfg.num_envs, processes))
+                       processes=processes)
         # The collector resets its envs once on construction; those observations must not enter
         # the normaliser's statistics, or a resumed run would count them twice.
         if self.obs_normalizer is not None:
