@@ -30,6 +30,12 @@ class Schedule(str, Enum):
     decay = "decay"
 
 
+class SamCritics(str, Enum):
+    both = "both"
+    reward = "reward"
+    cost = "cost"
+
+
 class MultiplierOptimizer(str, Enum):
     adam = "adam"
     sgd = "sgd"
@@ -76,6 +82,7 @@ def train(
     shapo_percentile: Annotated[float, typer.Option(help="Pessimism percentile p for --shapo-schedule percentile.")] = 0.05,
     critic_sam: Annotated[bool, typer.Option(help="SAM on the reward and cost critics.")] = False,
     critic_sam_rho: Annotated[float, typer.Option(min=0.0, help="Critic SAM radius rho_c.")] = 0.05,
+    critic_sam_on: Annotated[SamCritics, typer.Option(help="Which critics --critic-sam applies to.")] = SamCritics.both,
     lagrange_lr: Annotated[float, typer.Option(help="Lagrange multiplier learning rate.")] = 0.035,
     lagrange_init: Annotated[float, typer.Option(help="Initial Lagrange multiplier.")] = 0.001,
     lagrange_optimizer: Annotated[MultiplierOptimizer, typer.Option(help="Multiplier ascent: adam or sgd.")] = MultiplierOptimizer.adam,
@@ -104,7 +111,8 @@ def train(
             trust_region=TrustRegionConfig(max_kl=max_kl),
             lagrange=LagrangeConfig(init=lagrange_init, lr=lagrange_lr, optimizer=lagrange_optimizer.value),
             shapo=ShapoConfig(geometry=shapo.value, radius=shapo_radius, schedule=shapo_schedule.value,
-                              percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho),
+                              percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho,
+                              critic_sam_on=critic_sam_on.value),
         )
     path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress,
                         accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 Geometry = Literal["none", "fisher", "euclidean"]
 Schedule = Literal["constant", "percentile", "decay"]
+SamCritics = Literal["both", "reward", "cost"]
 
 
 class ConfigError(ValueError):
@@ -104,6 +105,7 @@ class ShapoConfig:
     percentile: float = 0.05
     critic_sam: bool = False
     critic_sam_rho: float = 0.05
+    critic_sam_on: SamCritics = "both"
 
     def __post_init__(self):
         _require(self.geometry in ("none", "fisher", "euclidean"),
@@ -113,6 +115,13 @@ class ShapoConfig:
         _require(self.radius >= 0, f"--shapo-radius must be >= 0, got {self.radius}")
         _require(0 < self.percentile <= 0.5, f"--shapo-percentile must lie in (0, 0.5], got {self.percentile}")
         _require(self.critic_sam_rho >= 0, f"--critic-sam-rho must be >= 0, got {self.critic_sam_rho}")
+        _require(self.critic_sam_on in ("both", "reward", "cost"),
+                 f"--critic-sam-on must be both, reward or cost, got {self.critic_sam_on!r}")
+
+    def critic_sam_radii(self) -> tuple[float, float]:
+        """SAM radii of the (reward, cost) critics: rho_c where SAM is on, 0 (plain Adam) elsewhere."""
+        on = {"both": (True, True), "reward": (True, False), "cost": (False, True)}[self.critic_sam_on]
+        return tuple(self.critic_sam_rho if self.critic_sam and flag else 0.0 for flag in on)
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,11 @@ def test_shapo_switches_reach_the_run(tmp_path):
     out = tmp_path / "run"
     result = _train("--algo", "ppo-lag", *TINY, "--out", str(out), "--shapo", "fisher", "--shapo-radius", "1e-3",
                     "--shapo-schedule", "percentile", "--shapo-percentile", "0.1", "--critic-sam",
-                    "--critic-sam-rho", "0.02")
+                    "--critic-sam-rho", "0.02", "--critic-sam-on", "cost")
     assert result.exit_code == 0, result.output
     shapo = yaml.safe_load((out / "config.yaml").read_text())["shapo"]
     assert shapo == {"geometry": "fisher", "radius": 1e-3, "schedule": "percentile", "percentile": 0.1,
-                     "critic_sam": True, "critic_sam_rho": 0.02}
+                     "critic_sam": True, "critic_sam_rho": 0.02, "critic_sam_on": "cost"}
     rows = _rows(out / "metrics.csv")
     # percentile schedule: delta_t = z_p^2 / (2 N_t) with N_t the pairs collected so far
     assert float(rows[1]["shapo_radius"]) == pytest.approx(1.2815515655446004**2 / (2 * 400), rel=1e-9)

@@ -9,15 +9,11 @@ from shapo_rl import keys
 from shapo_rl.rollout import AdvantageEstimator, standardize
 
 
-class _ReadValue(nn.Module):
-    """V(s) = column ``index`` of the observation: values we choose by hand."""
-
-    def __init__(self, index: int):
-        super().__init__()
-        self.index = index
+class _ReadValues(nn.Module):
+    """(V_r(s), V_c(s)) = the observation's two columns: values we choose by hand."""
 
     def forward(self, obs):
-        return obs[..., self.index : self.index + 1]
+        return obs[..., 0:1], obs[..., 1:2]
 
 
 def _hand_gae(rewards, values, next_values, terminated, done, gamma, lmbda):
@@ -50,10 +46,9 @@ def test_cost_and_reward_gae_match_hand_computation_with_truncation_and_terminat
         "next": {keys.OBSERVATION: next_obs, keys.REWARD: reward, keys.COST: cost, keys.DONE: done,
                  keys.TERMINATED: terminated, keys.TRUNCATED: truncated},
     }, batch_size=[T]).unsqueeze(0)  # [envs=1, T]
-    reward_critic = TensorDictModule(_ReadValue(0), in_keys=[keys.OBSERVATION], out_keys=[keys.VALUE])
-    cost_critic = TensorDictModule(_ReadValue(1), in_keys=[keys.OBSERVATION], out_keys=[keys.COST_VALUE])
+    critics = TensorDictModule(_ReadValues(), in_keys=[keys.OBSERVATION], out_keys=[keys.VALUE, keys.COST_VALUE])
     gamma, cost_gamma, lmbda = 0.9, 0.8, 0.7
-    AdvantageEstimator(reward_critic, cost_critic, gamma=gamma, cost_gamma=cost_gamma, lmbda=lmbda)(td)
+    AdvantageEstimator(critics, gamma=gamma, cost_gamma=cost_gamma, lmbda=lmbda)(td)
 
     f = lambda x: x.squeeze(-1).float()  # noqa: E731
     expected_r = _hand_gae(f(reward), obs[:, 0], next_obs[:, 0], f(terminated), f(done), gamma, lmbda)

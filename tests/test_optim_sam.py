@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from shapo_rl.models import StackedMLP, mlp
 from shapo_rl.optim import SAM, euclidean_perturbation, sharpness_aware_gradient
 
 
@@ -59,23 +60,64 @@ def test_sam_with_rho_zero_is_exactly_the_base_optimizer() -> None:
     assert torch.equal(plain_model.weight, sam_model.weight)
     sam.rho = 0.05
     sam.step(lambda: ((sam_model(x) - y) ** 2).mean())
-    assert sam.radius == 0.05 and not torch.equal(plain_model.weight, sam_model.weight)
+    assert sam.rho == 0.05 and not torch.equal(plain_model.weight, sam_model.weight)
 
 
 def test_sam_validates_rho() -> None:
     with pytest.raises(ValueError, match="rho"):
         SAM([torch.zeros(1, requires_grad=True)], rho=-0.1)
+    with pytest.raises(ValueError, match="one per member"):
+        SAM([torch.zeros(1, requires_grad=True)], rho=[0.1, 0.2])
+    with pytest.raises(ValueError, match="one per member"):
+        SAM([torch.zeros(3, 2, requires_grad=True)], rho=[0.1, 0.2], members=3)
 
 
-def test_perturbation_without_kl_fn_restores_weights_bit_exactly() -> None:
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(5, 32), torch.nn.Tanh(), torch.nn.Linear(32, 1))
-    x, y = torch.randn(64, 5), torch.randn(64, 1)
-    before = [p.detach().clone() for p in net.parameters()]
-    _, g_sam, info = sharpness_aware_gradient(
-        lambda: ((net(x) - y) ** 2).mean(), net.parameters(), geometry="euclidean", radius=0.5
-    )
-    assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))
-    assert math.isnan(info.kl) and info.loss_drop > 0 and g_sam.any()
-    SAM(net.parameters(), torch.optim.SGD, rho=0.5, lr=0.0).step(lambda: ((net(x) - y) ** 2).mean())
-    assert all(torch.equal(p, b) for p, b in zip(net.parameters(), before))
+def stacked_critics(seed: int) -> tuple[Tensor, Tensor, StackedMLP, list[torch.nn.Sequential]]:
+    """A float64 StackedMLP of 2 members, the same two critics as separate MLPs, and data."""
+    torch.manual_seed(seed)
+    stacked = StackedMLP(3, [8, 8], members=2).double()
+    separate = [mlp(3, 1, [8, 8]).double() for _ in range(2)]
+    with torch.no_grad():
+        for m, net in enumerate(separate):
+            linears = [layer for layer in net if isinstance(layer, torch.nn.Linear)]
+            for linear, weight, bias in zip(linears, stacked.weights, stacked.biases):
+                linear.weight.copy_(weight[m].T)
+                linear.bias.copy_(bias[m, 0])
+    x = torch.randn(32, 3, dtype=torch.float64)
+    y = torch.randn(32, 2, dtype=torch.float64)
+    return x, y, stacked, separate
+
+
+def test_stacked_mlp_members_are_the_separate_mlps() -> None:
+    x, _, stacked, separate = stacked_critics(0)
+    out = stacked(x.reshape(4, 8, 3))
+    assert out.shape == (4, 8, 2)
+    for m, net in enumerate(separate):
+        torch.testing.assert_close(out[..., m].reshape(-1), net(x).reshape(-1), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("rho", [(0.05, 0.2), (0.05, 0.0)])
+def test_per_member_sam_equals_one_sam_step_per_critic(rho: tuple[float, float]) -> None:
+    """Members' ascent norms are their own: the stacked step equals a separate SAM step (or, at
+    radius 0, a plain Adam step) on each critic, and every eps_i has norm rho_i."""
+    x, y, stacked, separate = stacked_critics(1)
+    sam = SAM(stacked.parameters(), torch.optim.Adam, rho=rho, members=2, lr=1e-2)
+    grads = torch.autograd.grad((stacked(x) - y).square().mean(0).sum(), list(stacked.parameters()))
+    eps = sam.ascent(list(grads))
+    for m, r in enumerate(rho):
+        norm = torch.cat([e[m].reshape(-1) for e in eps]).norm()
+        assert float(norm) == pytest.approx(r, rel=1e-12, abs=1e-15)
+    loss = sam.step(lambda: (stacked(x) - y).square().mean(0))
+    for m, (r, net) in enumerate(zip(rho, separate)):
+        assert float(loss[m]) == pytest.approx(float((net(x)[:, 0] - y[:, m]).square().mean()), rel=1e-12)
+        single = SAM(net.parameters(), torch.optim.Adam, rho=r, lr=1e-2)
+        single.step(lambda: (net(x)[:, 0] - y[:, m]).square().mean())
+    out = stacked(x)
+    for m, net in enumerate(separate):
+        torch.testing.assert_close(out[:, m], net(x)[:, 0], rtol=1e-10, atol=1e-12)
+    plain = SAM(stacked.parameters(), torch.optim.SGD, rho=(0.0, 0.0), members=2, lr=0.5)
+    params = list(stacked.parameters())
+    expected = [p.detach() - 0.5 * g for p, g in zip(params, torch.autograd.grad(
+        (stacked(x) - y).square().mean(0).sum(), params))]
+    plain.step(lambda: (stacked(x) - y).square().mean(0))  # radius 0: one pass, w - lr g
+    assert all(torch.equal(p, e) for p, e in zip(params, expected))

@@ -5,7 +5,8 @@ One training step = one on-policy rollout (an epoch):
 2. the constraint handler adapts to the rollout's mean episode cost Jc;
 3. the actor follows the combined, z-scored advantage through ``optimizer.step(closure)``
    (trust region or clipped; SHAPO-wrapped when asked);
-4. each critic regresses its GAE target with Adam (optionally SAM-wrapped) over minibatches.
+4. both critics regress their GAE targets together, minibatch by minibatch, with Adam (SAM per
+   critic when asked).
 Per-epoch metrics are left in ``epoch_metrics`` for the CSV callback and logged to Lightning.
 """
 
@@ -19,18 +20,18 @@ import lightning as L
 import torch
 from tensordict import TensorDictBase
 from torch import Tensor, nn
-from torchrl.modules import ProbabilisticActor, ValueOperator
+from torchrl.modules import ProbabilisticActor
 
 from shapo_rl import keys
 from shapo_rl.algorithms.actor_updates import ACTOR_UPDATES, PolicyBatch
 from shapo_rl.algorithms.registry import get_algorithm
 from shapo_rl.config import TrainConfig
-from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critic
+from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
 from shapo_rl.optim import SAM, SharpnessAwareOptimizer, implied_percentile, make_schedule
 from shapo_rl.optim.trust_region import NonFiniteError
 from shapo_rl.rollout import AdvantageEstimator, episode_statistics, standardize
 
-CHECKPOINT_FORMAT = "shapo-rl/1"
+CHECKPOINT_FORMAT = "shapo-rl/2"
 
 
 def check_finite(name: str, value: Tensor) -> None:
@@ -49,13 +50,12 @@ class SafePolicyOptimization(L.LightningModule):
         self.spec = get_algorithm(config.algo)
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std)
-        self.reward_critic: ValueOperator = make_critic(obs_dim, hidden, out_key=keys.VALUE)
-        self.cost_critic: ValueOperator = make_critic(obs_dim, hidden, out_key=keys.COST_VALUE)
+        self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
         self.constraint = self.spec.make_constraint(config, self.cost_limit)
         self.obs_normalizer = obs_normalizer
         self.actor_update = ACTOR_UPDATES[self.spec.actor_update]()
-        self.advantages = AdvantageEstimator(self.reward_critic, self.cost_critic, gamma=config.gamma,
-                                             cost_gamma=config.cost_gamma, lmbda=config.gae_lambda)
+        self.advantages = AdvantageEstimator(self.critics, gamma=config.gamma, cost_gamma=config.cost_gamma,
+                                             lmbda=config.gae_lambda)
         self.radius_schedule = make_schedule(config.shapo.schedule, config.shapo.radius, config.shapo.percentile)
         # Training progress that a resumed run must continue from (saved in state_dict).
         self.register_buffer("env_steps", torch.zeros((), dtype=torch.int64))
@@ -82,12 +82,11 @@ class SafePolicyOptimization(L.LightningModule):
                                             radius=cfg.shapo.radius, damping=cfg.trust_region.damping,
                                             cg_iters=cfg.trust_region.cg_iters, reduce=reduce)
 
-        def critic_optimizer(critic: nn.Module) -> torch.optim.Optimizer:
-            if cfg.shapo.critic_sam:
-                return SAM(critic.parameters(), torch.optim.Adam, rho=cfg.shapo.critic_sam_rho, lr=cfg.critic.lr)
-            return torch.optim.Adam(critic.parameters(), lr=cfg.critic.lr)
-
-        return [actor, critic_optimizer(self.reward_critic), critic_optimizer(self.cost_critic)]
+        # The L2 penalty l2 ||w||^2 of the critic loss enters as Adam's weight decay (its gradient
+        # 2 l2 w); SAM perturbs along the MSE's gradient only. A critic without SAM has radius 0.
+        critics = SAM(self.critics.parameters(), torch.optim.Adam, rho=cfg.shapo.critic_sam_radii(), members=2,
+                      reduce=reduce, lr=cfg.critic.lr, weight_decay=2 * cfg.critic.l2, fused=True)
+        return [actor, critics]
 
     # ----------------------------------------------------------------------------- training
     def training_step(self, batch: TensorDictBase, batch_idx: int) -> None:
@@ -114,7 +113,7 @@ class SafePolicyOptimization(L.LightningModule):
             policy_lag = (self.policy.distribution(policy_batch.obs).log_prob(policy_batch.actions)
                           - policy_batch.old_log_prob).abs().max()
 
-        actor_opt, reward_opt, cost_opt = self.optimizers()
+        actor_opt, critic_opt = self.optimizers()
         radius = self.radius_schedule.radius(self.current_epoch, int(self.env_steps))
         if cfg.shapo.geometry != "none":
             actor_opt.optimizer.radius = radius
@@ -125,7 +124,7 @@ class SafePolicyOptimization(L.LightningModule):
             check_finite(f"actor parameter {name}", param)
 
         start = time.perf_counter()
-        critic_metrics = self._update_critics(flat, reward_opt, cost_opt)
+        critic_metrics = self._update_critics(flat, critic_opt.optimizer)
         critic_seconds = time.perf_counter() - start
 
         self.epoch_metrics = {
@@ -149,110 +148,34 @@ class SafePolicyOptimization(L.LightningModule):
         self.clip_gradients(actor_opt, gradient_clip_val=self.config.clip.max_grad_norm,
                             gradient_clip_algorithm="norm")
 
-    def _update_critics(self, flat: TensorDictBase, reward_opt, cost_opt) -> dict[str, float]:
-        """Regress V_r and V_c on their GAE targets (MSE + L2 penalty on the weights).
+    def _update_critics(self, flat: TensorDictBase, optimizer: SAM) -> dict[str, float]:
+        """Regress V_r and V_c on their GAE targets: ``update_iters`` passes of shuffled minibatches.
 
-        Both critics take each minibatch step together, with the numbers of one step each: one
-        backward pass of the summed MSEs gives every critic the gradient of its own MSE (the
-        parameter sets are disjoint), the penalty's gradient 2 l2 w is added in closed form (what
-        autograd gives, without its dozen graph nodes per pass), and each critic's optimiser
-        steps. With critic SAM (``SAM.step``, Foret et al. 2020) each critic's ascent step
-        eps = rho g / ||g|| comes from its own gradient, both critics are evaluated at w + eps in
-        one more forward/backward pass, w is restored bit-exactly and each base optimiser steps
-        on the gradient taken at w + eps. The torch optimisers are stepped directly, without
-        Lightning's per-step wrapper (``trainer.global_step`` then counts actor steps only); the
-        plain step's backward still goes through ``manual_backward``.
+        Each minibatch step is one ``SAM.step`` on the two critics' MSEs (one per member of the
+        stacked critics), i.e. Adam on MSE + l2 ||w||^2 for a critic with radius 0 and SAM
+        (Foret et al.) for one with radius rho_c. The optimiser is stepped directly, without
+        Lightning's per-step wrapper (``trainer.global_step`` then counts actor steps only).
         """
         cfg = self.config.critic
+        net = self.critics.module.net
         obs = flat[keys.OBSERVATION]
-        critics = (self.reward_critic, self.cost_critic)
-        targets = (flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET])
-        optimizers = [getattr(opt, "optimizer", opt) for opt in (reward_opt, cost_opt)]  # unwrap Lightning's
-        params = [p for critic in critics for p in critic.parameters()]
-        split = len(list(self.reward_critic.parameters()))
-        groups = (slice(0, split), slice(split, None))  # each critic's share of ``params``
-        sam = self.config.shapo.critic_sam
-
-        def gradients(index: Tensor, backward: bool) -> tuple[Tensor, list[Tensor]]:
-            """Both critics' MSE on the minibatch, and every parameter's full loss gradient."""
-            batch_obs = obs[index]
-            mse = torch.stack([self._critic_loss(critic, batch_obs, target[index])
-                               for critic, target in zip(critics, targets)])
-            check_finite("critic loss", mse.detach())
-            if backward:
-                self.manual_backward(mse.sum())
-                grads = [p.grad for p in params]
-            else:
-                grads = list(torch.autograd.grad(mse.sum(), params))
-            with torch.no_grad():  # + 2 l2 w, the penalty's gradient
-                return mse.detach(), list(torch._foreach_add(grads, torch._foreach_mul(params, 2 * cfg.l2)))
-
-        def penalties() -> Tensor:
-            """l2 * sum of squared weights, per critic."""
-            with torch.no_grad():
-                squares = [torch.cat([p.reshape(-1) for p in params[group]]).square().sum() for group in groups]
-                return cfg.l2 * torch.stack(squares)
-
-        def ascent(rho: float, grads: list[Tensor]) -> list[Tensor] | None:
-            """SAM's eps = rho g / ||g|| for one critic, per parameter; None where eps is 0."""
-            with torch.no_grad():
-                g = torch.cat([x.reshape(-1) for x in grads])
-                norm = g.norm()
-                if rho == 0 or norm == 0:
-                    return None
-                steps = (rho * g / norm).split([x.numel() for x in grads])
-                return [step.view_as(x) for step, x in zip(steps, grads)]
-
+        targets = torch.cat([flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET]], dim=-1)  # [N, 2]
         totals = torch.zeros(2, dtype=torch.float64)
         steps = 0
         for _ in range(cfg.update_iters):
             for index in torch.randperm(obs.shape[0]).split(cfg.minibatch_size):
+                batch_obs, batch_targets = obs[index], targets[index]
+
+                def mse() -> Tensor:
+                    return (net(batch_obs) - batch_targets).square().mean(0)
+
+                loss = optimizer.step(mse)
+                check_finite("critic loss", loss)
+                totals += loss
                 steps += 1
-                totals += penalties()
-                if not sam:
-                    for opt in optimizers:
-                        opt.zero_grad()
-                    mse, grads = gradients(index, backward=True)
-                else:
-                    mse, grads = gradients(index, backward=False)
-                    eps = [ascent(opt.rho, grads[group]) for opt, group in zip(optimizers, groups)]
-                    if any(e is not None for e in eps):
-                        theta = [p.detach().clone() for p in params]
-                        with torch.no_grad():
-                            for group, e in zip(groups, eps):
-                                if e is not None:
-                                    torch._foreach_add_(params[group], e)
-                        try:
-                            _, sharp = gradients(index, backward=False)
-                        finally:
-                            with torch.no_grad():
-                                torch._foreach_copy_(params, theta)
-                        for group, e in zip(groups, eps):
-                            if e is not None:
-                                grads[group] = sharp[group]
-                totals += mse
-                for p, g in zip(params, grads):
-                    p.grad = g
-                for opt in optimizers:
-                    (opt.base if sam else opt).step()
-        for critic, name in ((self.reward_critic, "reward"), (self.cost_critic, "cost")):
-            for pname, param in critic.named_parameters():
-                check_finite(f"{name} critic parameter {pname}", param)
+        for name, param in self.critics.named_parameters():
+            check_finite(f"critic parameter {name}", param)
         return {"reward_critic_loss": float(totals[0]) / steps, "cost_critic_loss": float(totals[1]) / steps}
-
-    def _critic_loss(self, critic: ValueOperator, obs: Tensor, target: Tensor) -> Tensor:
-        """The data term of a critic's loss, MSE(V(obs), target).
-
-        The loss also holds l2 * sum ||w||^2; ``_update_critics`` adds that term's value and its
-        gradient 2 l2 w itself, cheaper than through autograd.
-        """
-        return torch.nn.functional.mse_loss(critic.module(obs), target)
-
-    def _backward_closure(self, opt, closure: Callable[[], Tensor]) -> Tensor:
-        opt.zero_grad()
-        loss = closure()
-        self.manual_backward(loss)
-        return loss.detach()
 
     def _episode_metrics(self, episodes: dict[str, Tensor]) -> dict[str, float]:
         costs = episodes["cost"]

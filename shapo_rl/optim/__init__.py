@@ -17,8 +17,8 @@ from shapo_rl.optim.pessimism import (
     implied_percentile,
     make_schedule,
 )
+from shapo_rl.optim.sam import SAM
 from shapo_rl.optim.sharpness import (
-    SAM,
     Geometry,
     PerturbationInfo,
     SharpnessAwareOptimizer,

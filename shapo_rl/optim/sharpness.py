@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,7 @@ from shapo_rl.optim.parameters import (
     set_flat_params,
 )
 from shapo_rl.optim.trust_region import TrustRegionInfo, TrustRegionOptimizer, natural_gradient_step
+from shapo_rl.optim.wrapper import OptimizerWrapper
 
 Geometry = Literal["fisher", "euclidean"]
 
@@ -175,15 +176,14 @@ def sharpness_aware_gradient(
     return g, g_shapo, info
 
 
-class SharpnessAwareOptimizer(torch.optim.Optimizer):
+class SharpnessAwareOptimizer(OptimizerWrapper):
     """Steps a base optimiser with the SHAPO gradient (Algorithm 1, step 5; Algorithm 4 for PPO).
 
     With a :class:`TrustRegionOptimizer` base, g_shapo replaces g in its natural-gradient step,
     whose Fisher and line search stay at theta on the unperturbed surrogate. With any other
     torch optimiser (e.g. Adam), g_shapo is written into ``p.grad`` and ``base.step()`` is
-    called. ``params`` must be the base's parameters in order. ``param_groups`` and ``state`` are
-    the base's own objects and (de)serialisation is delegated to it, so the wrapper can be
-    returned from ``configure_optimizers``. ``radius`` may be reassigned between updates.
+    called. ``params`` must be the base's parameters in order. ``radius`` may be reassigned
+    between updates.
     """
 
     def __init__(
@@ -201,24 +201,12 @@ class SharpnessAwareOptimizer(torch.optim.Optimizer):
             raise ValueError("params must be exactly the base optimiser's parameters, in order")
         if geometry not in get_args(Geometry):
             raise ValueError(f"geometry must be one of {get_args(Geometry)}, got {geometry!r}")
-        super().__init__(params, {})
-        self.base = base
-        self.param_groups = base.param_groups
-        self.state = base.state
-        self.defaults = base.defaults
+        super().__init__(base)
         self.geometry: Geometry = geometry
         self.radius = radius
         self.damping = damping
         self.cg_iters = cg_iters
         self.reduce = reduce or identity_reduce
-
-    def state_dict(self) -> dict[str, Any]:
-        return self.base.state_dict()
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.base.load_state_dict(state_dict)
-        self.param_groups = self.base.param_groups
-        self.state = self.base.state
 
     def step(  # type: ignore[override]
         self,
@@ -245,39 +233,3 @@ class SharpnessAwareOptimizer(torch.optim.Optimizer):
         self.base.step()
         return None, info
 
-
-class SAM(SharpnessAwareOptimizer):
-    """Sharpness-aware minimisation for critics (SAM, Foret et al. 2020).
-
-    ``step(closure)`` with ``closure`` returning the differentiable loss (no backward):
-    g = grad L(w), w' = w + rho g / ||g||, g' = grad L(w'), w restored bit-exactly, then
-    ``p.grad = g'`` and the base optimiser (built here from ``base_optimizer_cls`` and
-    ``base_kwargs``) steps. Returns L(w). ``rho = 0`` is exactly the base optimiser.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Iterable[dict[str, Any]],
-        base_optimizer_cls: type[torch.optim.Optimizer] = torch.optim.Adam,
-        rho: float = 0.05,
-        *,
-        reduce: Reduce | None = None,
-        **base_kwargs: Any,
-    ) -> None:
-        if rho < 0:
-            raise ValueError(f"rho must be non-negative, got {rho}")
-        base = base_optimizer_cls(params, **base_kwargs)
-        super().__init__(base, optimizer_params(base), "euclidean", rho, reduce=reduce)
-
-    @property
-    def rho(self) -> float:
-        return self.radius
-
-    @rho.setter
-    def rho(self, value: float) -> None:
-        self.radius = value
-
-    def step(self, closure: Callable[[], Tensor]) -> float:  # type: ignore[override]
-        """One SAM update; returns the loss at the unperturbed weights."""
-        _, info = super().step(closure)
-        return info.loss

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from tensordict import TensorDictBase
 from torch import Tensor
-from torchrl.modules import ValueOperator
+from tensordict.nn import TensorDictModuleBase
 from torchrl.objectives.value import GAE
 
 from shapo_rl import keys
@@ -23,18 +23,24 @@ def standardize(x: Tensor, eps: float = 1e-8) -> Tensor:
 
 
 class AdvantageEstimator:
-    """Writes ``advantage``/``value_target`` and ``cost_advantage``/``cost_value_target`` in place."""
+    """Writes ``advantage``/``value_target`` and ``cost_advantage``/``cost_value_target`` in place.
 
-    def __init__(self, reward_critic: ValueOperator, cost_critic: ValueOperator, *, gamma: float,
-                 cost_gamma: float, lmbda: float):
-        self.reward_gae = GAE(gamma=gamma, lmbda=lmbda, value_network=reward_critic, average_gae=False)
+    ``critics`` reads ``observation`` and writes both ``keys.VALUE`` and ``keys.COST_VALUE``; it
+    is evaluated once on the states and once on the next states, then each GAE reads its values.
+    """
+
+    def __init__(self, critics: TensorDictModuleBase, *, gamma: float, cost_gamma: float, lmbda: float):
+        self.critics = critics
+        self.reward_gae = GAE(gamma=gamma, lmbda=lmbda, value_network=None, average_gae=False)
         self.reward_gae.set_keys(value=keys.VALUE, advantage=keys.ADVANTAGE, value_target=keys.VALUE_TARGET)
-        self.cost_gae = GAE(gamma=cost_gamma, lmbda=lmbda, value_network=cost_critic, average_gae=False)
+        self.cost_gae = GAE(gamma=cost_gamma, lmbda=lmbda, value_network=None, average_gae=False)
         self.cost_gae.set_keys(reward=keys.COST, value=keys.COST_VALUE, advantage=keys.COST_ADVANTAGE,
                                value_target=keys.COST_VALUE_TARGET)
 
     @torch.no_grad()
     def __call__(self, batch: TensorDictBase) -> TensorDictBase:
+        self.critics(batch)
+        self.critics(batch["next"])
         self.reward_gae(batch)
         self.cost_gae(batch)
         return batch

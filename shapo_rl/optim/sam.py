@@ -1,0 +1,109 @@
+"""Sharpness-aware minimisation (SAM, Foret et al. 2020) for the critics, per member.
+
+One step on a loss L(w): g = grad L(w); eps = rho g / ||g||_2; g' = grad L(w + eps); w is
+restored bit-exactly and the base optimiser steps with g'. For a stack of independent models
+whose parameters all carry the member index as their leading dimension (the critics'
+:class:`~shapo_rl.models.critic.StackedMLP`), ``members=k`` takes the norm per member and
+gives member i its own radius rho_i: exactly k separate SAM steps, one per model, in the
+forward/backward passes of one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from shapo_rl.optim.fisher import Reduce, identity_reduce
+from shapo_rl.optim.parameters import optimizer_params
+from shapo_rl.optim.wrapper import OptimizerWrapper
+
+
+class SAM(OptimizerWrapper):
+    """SAM around a base optimiser built here from ``base_optimizer_cls(params, **base_kwargs)``.
+
+    ``step(closure)``: ``closure`` returns the differentiable loss without calling backward, a
+    scalar or (with ``members``) one loss per member, whose sum is differentiated (members'
+    parameters are disjoint, so each gets the gradient of its own loss). ``rho`` is one radius or,
+    with ``members``, one per member; a zero radius or a zero gradient leaves that member
+    unperturbed, and where no member is perturbed there is no second pass: ``rho = 0`` is
+    exactly the base optimiser. Gradients go through ``reduce`` (the mean over processes).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        base_optimizer_cls: type[torch.optim.Optimizer] = torch.optim.Adam,
+        rho: float | Sequence[float] = 0.05,
+        *,
+        members: int | None = None,
+        reduce: Reduce | None = None,
+        **base_kwargs: Any,
+    ) -> None:
+        super().__init__(base_optimizer_cls(params, **base_kwargs))
+        self.members = members
+        self.reduce = reduce or identity_reduce
+        self.rho = rho
+
+    @property
+    def rho(self) -> float | tuple[float, ...]:
+        values = tuple(float(r) for r in self._rho)
+        return values[0] if self.members is None else values
+
+    @rho.setter
+    def rho(self, value: float | Sequence[float]) -> None:
+        rho = torch.as_tensor(value, dtype=torch.float64).reshape(-1)
+        count = 1 if self.members is None else self.members
+        if rho.numel() not in {1, count}:
+            raise ValueError(f"rho must be one value or one per member ({count}), got {rho.numel()}")
+        if (rho < 0).any() or not torch.isfinite(rho).all():
+            raise ValueError(f"rho must be non-negative, got {value}")
+        self._rho = rho.expand(count).clone()
+
+    def _gradients(self, loss: Tensor, params: list[Tensor]) -> list[Tensor]:
+        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+        if self.reduce is identity_reduce:
+            return grads
+        flat = self.reduce(torch.cat([g.reshape(-1) for g in grads]))
+        return [chunk.view_as(p) for chunk, p in zip(flat.split([p.numel() for p in params]), params)]
+
+    @torch.no_grad()
+    def ascent(self, grads: list[Tensor]) -> list[Tensor] | None:
+        """eps = rho g / ||g|| (per member with ``members``); None where every eps is zero."""
+        if self.members is None:
+            squares = sum(g.square().sum() for g in grads).reshape(1)
+        else:
+            squares = torch.stack([g.reshape(self.members, -1).square().sum(1) for g in grads]).sum(0)
+        norms = squares.sqrt()
+        rho = self._rho.to(norms.dtype)
+        scale = torch.where(norms > 0, rho / norms.clamp_min(torch.finfo(norms.dtype).tiny), 0.0)
+        if not scale.any():
+            return None
+        if self.members is None:
+            return [g * scale for g in grads]
+        return [g * scale.view(-1, *[1] * (g.dim() - 1)) for g in grads]
+
+    def step(self, closure: Callable[[], Tensor]) -> Tensor:  # type: ignore[override]
+        """One SAM update; returns the (detached) loss at the unperturbed weights."""
+        params = optimizer_params(self.base)
+        with torch.enable_grad():
+            loss = closure()
+            grads = self._gradients(loss, params)
+        eps = self.ascent(grads)
+        if eps is not None:
+            saved = [p.detach().clone() for p in params]
+            with torch.no_grad():
+                torch._foreach_add_(params, eps)
+            try:
+                with torch.enable_grad():
+                    grads = self._gradients(closure(), params)
+            finally:
+                with torch.no_grad():
+                    torch._foreach_copy_(params, saved)
+        for p, g in zip(params, grads):
+            p.grad = g
+        self.base.step()
+        return loss.detach()
