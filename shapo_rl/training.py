@@ -10,6 +10,7 @@ import lightning as L
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.utilities import rank_zero_only
 
 from shapo_rl.algorithms import SafePolicyOptimization, get_algorithm
 from shapo_rl.checkpoint_io import AtomicCheckpointIO
@@ -84,8 +85,12 @@ def load_config(run_dir: Path) -> TrainConfig:
 def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: bool, force: bool) -> TrainConfig:
     """Create, reuse (resume: the saved config is used) or overwrite (force) ``run_dir``.
 
-    Never silently clobbers a run."""
+    Never silently clobbers a run. A process other than rank 0 (a replica that Lightning's DDP
+    launcher started by running the same command again) only reads: rank 0 has already prepared
+    the directory, and with ``force`` a second clean-up would delete its config.yaml."""
     paths = RunPaths(Path(run_dir))
+    if rank_zero_only.rank != 0:
+        return load_config(paths.root) if resume else resolve(config)
     if resume:
         saved = load_config(paths.root)
         if not paths.last_checkpoint.is_file():
@@ -108,6 +113,20 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     return config
+
+
+def lightning_strategy(strategy: str, devices: int | str) -> str:
+    """The Lightning strategy to run: DDP always with unused-parameter detection.
+
+    A backward pass through DDP (PPO's actor minibatches) reaches the policy alone, never the
+    critics or the Lagrange multiplier, and DDP without that detection stops at the first one.
+    ``"auto"`` with several devices means DDP, as Lightning decides outside notebooks.
+    """
+    if strategy == "auto" and isinstance(devices, int) and devices > 1:
+        strategy = "ddp"
+    if strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
+        return f"{strategy}_find_unused_parameters_true"
+    return strategy
 
 
 def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = False, force: bool = False,
@@ -133,7 +152,8 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     ]
     if progress:
         callbacks.append(TrainingProgress(config.steps))
-    trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices, strategy=strategy,
+    trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices,
+                        strategy=lightning_strategy(strategy, devices),
                         logger=False, callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False,
                         num_sanity_val_steps=0, default_root_dir=paths.root, plugins=[AtomicCheckpointIO()])
     trainer.fit(module, datamodule=data, ckpt_path=paths.last_checkpoint if resume else None)

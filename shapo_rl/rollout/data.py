@@ -21,12 +21,15 @@ class RolloutSource(IterableDataset):
 
     ``before_rollout()`` runs right before each collection (the data module reseeds there): at
     that point nothing else can draw from the random generators before the rollout does.
+    ``after_rollout()`` runs right after it, before the batch is handed on.
     """
 
-    def __init__(self, collector, before_rollout: Callable[[], None] | None = None):
+    def __init__(self, collector, before_rollout: Callable[[], None] | None = None,
+                 after_rollout: Callable[[], None] | None = None):
         super().__init__()
         self.collector = collector
         self.before_rollout = before_rollout
+        self.after_rollout = after_rollout
         self._iterator: Iterator[TensorDictBase] | None = None
 
     def __len__(self) -> int:
@@ -37,7 +40,10 @@ class RolloutSource(IterableDataset):
             self.before_rollout()
         if self._iterator is None:
             self._iterator = iter(self.collector)
-        yield next(self._iterator)
+        batch = next(self._iterator)
+        if self.after_rollout is not None:
+            self.after_rollout()
+        yield batch
 
     def shutdown(self) -> None:
         self.collector.shutdown()

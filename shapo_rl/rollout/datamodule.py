@@ -6,6 +6,11 @@ parameters. Like the reference library, every epoch's rollout starts from freshl
 seeds those envs and torch's sampling from (seed, rank, epoch) alone. An epoch's data is then a
 function of the weights and the epoch index, so a resumed run needs no simulator state to repeat
 an uninterrupted one exactly.
+
+With several processes, each one's observation normaliser sees only its own envs during a
+rollout; right after it, the processes pool what their normalisers learned from the rollout, so
+that all of them (and the checkpoint, which rank 0 writes) hold the statistics of every
+process's observations and stay identical.
 """
 
 from __future__ import annotations
@@ -28,6 +33,40 @@ from shapo_rl.rollout.data import RolloutSource
 
 def _keep_tensordict(batch):
     return batch
+
+
+@torch.no_grad()
+def rollout_increment(normalizer: nn.Module, count0: torch.Tensor, mean0: torch.Tensor,
+                      m20: torch.Tensor) -> torch.Tensor:
+    """What an :class:`~shapo_rl.envs.ObservationNormalizer` learned since it held (count0, mean0,
+    m20): the count, mean and M2 of the observations it added, as one float64 row [n, mean, m2]."""
+    count, mean, m2 = normalizer.count, normalizer.mean, normalizer.m2
+    n = count - count0
+    if n > 0:
+        added_mean = (count * mean - count0 * mean0) / n
+        added_m2 = m2 - m20 - (added_mean - mean0) ** 2 * count0 * n / count
+    else:
+        added_mean, added_m2 = torch.zeros_like(mean0), torch.zeros_like(m20)
+    return torch.cat([n.reshape(1), added_mean.reshape(-1), added_m2.reshape(-1)])
+
+
+@torch.no_grad()
+def add_increments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor,
+                   increments: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(count, mean, M2) with every row of ``increments`` (see :func:`rollout_increment`) added
+    in order by Chan et al.'s parallel update."""
+    size = mean.numel()
+    for row in increments:
+        n = row[0]
+        if n == 0:
+            continue
+        added_mean, added_m2 = row[1:1 + size].view_as(mean), row[1 + size:].view_as(m2)
+        total = count + n
+        delta = added_mean - mean
+        mean = mean + delta * n / total
+        m2 = m2 + added_m2 + delta ** 2 * count * n / total
+        count = total
+    return count, mean, m2
 
 
 class RolloutDataModule(L.LightningDataModule):
@@ -58,7 +97,31 @@ class RolloutDataModule(L.LightningDataModule):
                               track_traj_ids=False)  # nothing reads ("collector", "traj_ids")
         if self.obs_normalizer is not None:
             self.obs_normalizer.frozen = False
-        self.source = RolloutSource(collector, before_rollout=lambda: self.reseed(self.trainer.current_epoch))
+        self.source = RolloutSource(collector, before_rollout=self._before_rollout,
+                                    after_rollout=self._after_rollout)
+
+    def _pools_statistics(self) -> bool:
+        return self.obs_normalizer is not None and self.trainer is not None and self.trainer.world_size > 1
+
+    def _before_rollout(self) -> None:
+        self.reseed(self.trainer.current_epoch)
+        if self._pools_statistics():
+            norm = self.obs_normalizer
+            self._statistics_before = (norm.count.clone(), norm.mean.clone(), norm.m2.clone())
+
+    def _after_rollout(self) -> None:
+        """Fold every process's rollout observations into every process's normaliser.
+
+        All processes held the same statistics before the rollout; each adds to them the
+        increments of all of them, gathered, in rank order: identical arithmetic on identical
+        inputs, so the processes end with bit-identical statistics."""
+        if not self._pools_statistics():
+            return
+        norm, before = self.obs_normalizer, self._statistics_before
+        increments = self.trainer.strategy.all_gather(rollout_increment(norm, *before))
+        pooled = add_increments(*before, increments.reshape(self.trainer.world_size, -1))
+        for buffer, value in zip((norm.count, norm.mean, norm.m2), pooled):
+            buffer.copy_(value)
 
     def reseed(self, epoch: int) -> None:
         """Seed the envs (one derived seed each) and torch's global RNG for ``epoch``."""
