@@ -8,6 +8,7 @@ For each task, in one process:
 * train     -- ``shapo_rl.training.train`` of TRPO-Lag with defaults (20,000-step epochs),
                progress off: total env steps / wall time of ``train()``;
 * ratio     -- train / raw;
+* update s  -- mean actor + critic update seconds per training epoch (from its metrics.csv);
 * peak memory (``ru_maxrss`` of this process and of its children), read after each task.
 
     python benchmarks/throughput.py                       # both tasks, 2 epochs of 20,000 steps
@@ -18,6 +19,7 @@ For each task, in one process:
 from __future__ import annotations
 
 import argparse
+import csv
 import logging
 import os
 import resource
@@ -76,13 +78,17 @@ def collection_steps_per_second(config: TrainConfig, steps: int) -> float:
     return batch.numel() / elapsed
 
 
-def training_steps_per_second(config: TrainConfig) -> float:
-    """End to end: env steps of the whole run / wall time of ``train()``."""
+def training_steps_per_second(config: TrainConfig) -> tuple[float, float]:
+    """End to end: env steps of the whole run / wall time of ``train()``, and the mean update
+    time (actor + critics) per epoch in seconds, from the run's metrics.csv."""
     with tempfile.TemporaryDirectory(prefix="shapo-bench-") as run_dir:
         start = time.perf_counter()
         train(config, Path(run_dir), progress=False, accelerator="cpu")
         elapsed = time.perf_counter() - start
-    return config.steps / elapsed
+        with open(Path(run_dir) / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+    update = np.mean([float(r["actor_seconds"]) + float(r["critic_seconds"]) for r in rows])
+    return config.steps / elapsed, float(update)
 
 
 def peak_memory_mib() -> tuple[float, float]:
@@ -110,13 +116,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"torch {torch.__version__}, {args.epochs} x {args.steps_per_epoch} training steps", flush=True)
     header = (f"{'task':<26}{'raw/s':>9}{'collect/s':>11}{'train/s':>9}{'train/raw':>11}"
-              f"{'collect/raw':>13}{'maxrss MiB':>12}{'children MiB':>14}")
+              f"{'collect/raw':>13}{'update s':>10}{'maxrss MiB':>12}{'children MiB':>14}")
     rows = []
     for task in args.tasks:
-        config = TrainConfig(algo="trpo-lag", env=task, steps=args.epochs * args.steps_per_epoch,
-                             steps_per_epoch=args.steps_per_epoch, seed=args.seed)
-        if args.num_envs is not None:
-            config = replace(config, num_envs=args.num_envs)
+        config = resolve(TrainConfig(algo="trpo-lag", env=task, steps=args.epochs * args.steps_per_epoch,
+                                     steps_per_epoch=args.steps_per_epoch, num_envs=args.num_envs, seed=args.seed))
         nan = float("nan")
         raw = raw_steps_per_second(task, args.raw_steps, args.seed) if "raw" not in args.skip else nan
         print(f"  {task}: raw {raw:.0f} steps/s", flush=True)
@@ -124,16 +128,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {task}: collection {collect:.0f} steps/s (num_envs {config.num_envs})", flush=True)
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
-        trained = training_steps_per_second(config) if "train" not in args.skip else nan
-        print(f"  {task}: training {trained:.0f} steps/s", flush=True)
-        rows.append((task, raw, collect, trained, *peak_memory_mib()))
+        trained, update = training_steps_per_second(config) if "train" not in args.skip else (nan, nan)
+        print(f"  {task}: training {trained:.0f} steps/s, update {update:.2f} s per epoch", flush=True)
+        rows.append((task, raw, collect, trained, update, *peak_memory_mib()))
 
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(header)
-    for task, raw, collect, trained, rss, children in rows:
+    for task, raw, collect, trained, update, rss, children in rows:
         print(f"{task:<26}{raw:>9.0f}{collect:>11.0f}{trained:>9.0f}{trained / raw:>11.2f}"
-              f"{collect / raw:>13.2f}{rss:>12.0f}{children:>14.0f}")
+              f"{collect / raw:>13.2f}{update:>10.2f}{rss:>12.0f}{children:>14.0f}")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ def train(
     env: Annotated[Optional[str], typer.Option(help="Task id (see `shapo-rl list envs`).")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Total env steps.")] = 100_000,
     steps_per_epoch: Annotated[int, typer.Option(min=1, help="Env steps per rollout / update.")] = 20_000,
-    num_envs: Annotated[int, typer.Option(min=1, help="Envs stepped per policy call.")] = 8,
+    num_envs: Annotated[Optional[int], typer.Option(
+        min=1, help="Envs stepped per policy call (default: as many as whole episodes fit in an epoch).")] = None,
     cost_limit: Annotated[Optional[float], typer.Option(help="Per-episode cost limit d (default: the task's).")] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Run directory.")] = None,

@@ -130,7 +130,7 @@ class TrainConfig:
     env: str
     steps: int
     steps_per_epoch: int = 20_000
-    num_envs: int = 8
+    num_envs: int | None = None  # None: as many envs as whole episodes fit in an epoch
     cost_limit: float | None = None  # None: the task's default
     seed: int = 0
     gamma: float = 0.99
@@ -145,10 +145,11 @@ class TrainConfig:
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
 
     def __post_init__(self):
-        _require(self.num_envs > 0, f"--num-envs must be > 0, got {self.num_envs}")
         _require(self.steps_per_epoch > 0, f"--steps-per-epoch must be > 0, got {self.steps_per_epoch}")
-        _require(self.steps_per_epoch % self.num_envs == 0,
-                 f"--steps-per-epoch ({self.steps_per_epoch}) must be a multiple of --num-envs ({self.num_envs})")
+        if self.num_envs is not None:
+            _require(self.num_envs > 0, f"--num-envs must be > 0, got {self.num_envs}")
+            _require(self.steps_per_epoch % self.num_envs == 0,
+                     f"--steps-per-epoch ({self.steps_per_epoch}) must be a multiple of --num-envs ({self.num_envs})")
         _require(self.steps >= self.steps_per_epoch and self.steps % self.steps_per_epoch == 0,
                  f"--steps ({self.steps}) must be a positive multiple of --steps-per-epoch ({self.steps_per_epoch})")
         _require(self.cost_limit is None or self.cost_limit >= 0,

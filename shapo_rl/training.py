@@ -46,12 +46,27 @@ class RunPaths:
         return self.checkpoints / "last.ckpt"
 
 
+def default_num_envs(steps_per_epoch: int, episode_steps: int) -> int:
+    """The most envs that each still run at least one whole episode per epoch (a divisor of
+    ``steps_per_epoch``, at least 1).
+
+    Each rollout starts from reset envs, so an env given fewer steps than an episode never
+    finishes one; within that bound, more envs per policy call amortise the per-call overhead of
+    the TorchRL stack (on 2 cores, SafetyHopperVelocity-v1 collects 1.2-1.6x faster with 20 envs
+    than with 8).
+    """
+    most = max(1, steps_per_epoch // episode_steps)
+    return max(n for n in range(1, most + 1) if steps_per_epoch % n == 0)
+
+
 def resolve(config: TrainConfig) -> TrainConfig:
-    """Fill the task's default cost limit and check names against the registries."""
+    """Fill the task's default cost limit and env count, and check names against the registries."""
     task = get_task(config.env)
     get_algorithm(config.algo)
     if config.cost_limit is None:
         config = replace(config, cost_limit=task.cost_limit)
+    if config.num_envs is None:
+        config = replace(config, num_envs=default_num_envs(config.steps_per_epoch, task.max_episode_steps))
     return config
 
 

@@ -20,7 +20,7 @@ from shapo_rl.algorithms.losses import clipped_surrogate_loss, mean_kl, surrogat
 from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import PerturbationInfo, TrustRegionOptimizer
-from shapo_rl.optim.fisher import Reduce
+from shapo_rl.optim.fisher import Reduce, identity_reduce
 
 
 @dataclass
@@ -103,7 +103,11 @@ class ClippedUpdate:
     unclipped (with z-scored advantages the clip of 40 does not bind in practice).
     """
 
+    def __init__(self) -> None:
+        self.reduce: Reduce = identity_reduce
+
     def make_optimizer(self, params, config: TrainConfig, reduce: Reduce | None):
+        self.reduce = reduce or identity_reduce  # the early stop must be the same decision everywhere
         return torch.optim.Adam(params, lr=config.clip.lr)
 
     def __call__(self, policy: GaussianPolicy, optimizer: Any, batch: PolicyBatch, config: TrainConfig,
@@ -131,7 +135,7 @@ class ClippedUpdate:
                     loss = optimizer.step(closure=lambda: _backward_closure(optimizer, closure, backward))
                 losses.append(float(loss))
             with torch.no_grad():
-                kl = float(mean_kl(policy, batch.obs, batch.old_loc, batch.old_scale))
+                kl = float(self.reduce(mean_kl(policy, batch.obs, batch.old_loc, batch.old_scale)))
             if kl > cfg.target_kl:
                 break
         metrics = {"actor_loss": sum(losses) / len(losses), "kl": kl, "actor_iterations": float(iterations)}

@@ -95,9 +95,10 @@ class SafePolicyOptimization(L.LightningModule):
                           ("costs", ("next", keys.COST))):
             check_finite(name, batch[key])
         self.advantages(batch)
-        episodes = episode_statistics(batch)
-        self.env_steps += batch.numel()
-        self.total_cost += batch["next", keys.COST].sum().double()
+        episodes = self._gather(episode_statistics(batch))
+        processes = 1 if self.trainer is None else self.trainer.world_size
+        self.env_steps += batch.numel() * processes  # every process collects the same number
+        self.total_cost += self._sum(batch["next", keys.COST].sum().double())
         self.episodes += episodes["cost"].numel()
         if episodes["cost"].numel() > 0:
             self.constraint.update(float(episodes["cost"].mean()))
@@ -141,6 +142,25 @@ class SafePolicyOptimization(L.LightningModule):
         }
         self.log_dict({k: float(v) for k, v in self.epoch_metrics.items()}, on_step=False, on_epoch=True,
                       batch_size=batch.numel())
+
+    def _gather(self, episodes: dict[str, Tensor]) -> dict[str, Tensor]:
+        """The episodes of every process (their counts differ: padded with NaN, gathered, unpadded),
+        so the metrics and the multiplier see the whole run's episodes."""
+        if self.trainer is None or self.trainer.world_size == 1:
+            return episodes
+        count = int(self.all_gather(torch.tensor(episodes["cost"].numel())).max())
+        padded = torch.full((len(episodes), count), float("nan"), dtype=torch.float64)
+        for row, values in zip(padded, episodes.values()):
+            row[: values.numel()] = values.double()
+        gathered = self.all_gather(padded).transpose(0, 1).reshape(len(episodes), -1)
+        keep = ~gathered[0].isnan()
+        return {name: values[keep] for name, values in zip(episodes, gathered)}
+
+    def _sum(self, value: Tensor) -> Tensor:
+        """``value`` summed over processes."""
+        if self.trainer is None or self.trainer.world_size == 1:
+            return value
+        return self.trainer.strategy.reduce(value, reduce_op="sum")
 
     def _actor_backward(self, loss: Tensor) -> None:
         actor_opt = self.optimizers()[0]

@@ -26,8 +26,9 @@ from torchrl.collectors import Collector
 from torchrl.envs import ExplorationType
 from torchrl.modules import ProbabilisticActor
 
-from shapo_rl.config import TrainConfig
+from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import make_env
+from shapo_rl.envs.factory import SimulatorBatch
 from shapo_rl.rollout.data import RolloutSource
 
 
@@ -84,14 +85,22 @@ class RolloutDataModule(L.LightningDataModule):
         cfg = self.config
         rank = self.trainer.global_rank if self.trainer is not None else 0
         processes = self.trainer.world_size if self.trainer is not None else 1
+        # An epoch's steps are shared out between the processes (each one's envs step
+        # steps_per_epoch / processes times), so --steps means the same on any number of them.
+        if cfg.steps_per_epoch % (processes * cfg.num_envs):
+            raise ConfigError(f"--steps-per-epoch ({cfg.steps_per_epoch}) must be a multiple of --num-envs "
+                              f"({cfg.num_envs}) times the number of processes ({processes})")
+        frames = cfg.steps_per_epoch // processes
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
                        processes=processes)
+        if isinstance(env.base_env, SimulatorBatch):  # the next rollout resets every env anyway
+            env.base_env.defer_resets_after(frames // cfg.num_envs)
         # The collector resets its envs once on construction; those observations must not enter
         # the normaliser's statistics, or a resumed run would count them twice.
         if self.obs_normalizer is not None:
             self.obs_normalizer.frozen = True
-        collector = Collector(env, self.policy_factory(), frames_per_batch=cfg.steps_per_epoch,
+        collector = Collector(env, self.policy_factory(), frames_per_batch=frames,
                               total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True,
                               reset_at_each_iter=True, auto_register_policy_transforms=False,
                               track_traj_ids=False)  # nothing reads ("collector", "traj_ids")

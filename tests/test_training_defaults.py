@@ -1,0 +1,27 @@
+"""Defaults that ``resolve`` fills in from the task."""
+
+import pytest
+
+from shapo_rl.config import TrainConfig
+from shapo_rl.training import default_num_envs, resolve
+
+
+@pytest.mark.parametrize("steps_per_epoch,episode,expected", [
+    (20_000, 1000, 20),  # one whole 1000-step episode per env
+    (15_000, 1000, 15),
+    (1000, 20, 50),
+    (1000, 300, 2),  # 3 episodes fit, but 3 does not divide 1000
+    (500, 1000, 1),  # not even one episode: a single env
+])
+def test_default_num_envs_is_the_largest_divisor_that_keeps_whole_episodes(steps_per_epoch, episode, expected):
+    n = default_num_envs(steps_per_epoch, episode)
+    assert n == expected
+    assert steps_per_epoch % n == 0 and (n == 1 or steps_per_epoch // n >= episode)
+
+
+def test_resolve_fills_env_count_and_cost_limit_but_keeps_explicit_values():
+    resolved = resolve(TrainConfig(algo="trpo-lag", env="SafetyPointGoal1-v0", steps=20_000))
+    assert resolved.num_envs == 20 and resolved.cost_limit == 25.0
+    explicit = resolve(TrainConfig(algo="trpo-lag", env="ToyCMDP-v0", steps=1000, steps_per_epoch=1000,
+                                   num_envs=8, cost_limit=3.0))
+    assert explicit.num_envs == 8 and explicit.cost_limit == 3.0
