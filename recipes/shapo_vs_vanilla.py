@@ -30,8 +30,10 @@ def _run(out: Path, env: str, variant: str, seed: int, args: argparse.Namespace)
     if not args.force and _finished(run, args.steps):
         return run
     command = [sys.executable, "-m", "cli.app", "train", "--algo", "trpo-lag", "--env", env, "--steps", str(args.steps),
-               "--steps-per-epoch", str(args.steps_per_epoch), "--num-envs", str(args.num_envs), "--seed", str(seed),
+               "--steps-per-epoch", str(args.steps_per_epoch), "--seed", str(seed),
                "--out", str(run), "--force", "--no-progress", *VARIANTS[variant]]
+    if args.num_envs is not None:
+        command += ["--num-envs", str(args.num_envs)]
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     return run
 
@@ -64,7 +66,7 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--steps-per-epoch", type=int, default=20_000)
-    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--num-envs", type=int, default=None, help="default: the library's")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
     parser.add_argument("--out", type=Path, default=Path("runs/shapo_vs_vanilla"))
     parser.add_argument("--force", action="store_true", help="rerun runs that already exist")
