@@ -17,7 +17,7 @@ setup: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/shapo-rl train --algo trpo-lag --env SafetyPointGoal1-v0 --steps 40000 \
-		--steps-per-epoch 10000 --num-envs 8 --cost-limit 25 --seed 0 --out runs/demo --force
+		--steps-per-epoch 10000 --cost-limit 25 --seed 0 --out runs/demo --force
 	$(BIN)/shapo-rl evaluate runs/demo --episodes 5
 
 test: $(STAMP)
