@@ -65,3 +65,24 @@ def test_standardize_gives_zero_mean_unit_std():
     x = torch.randn(1000) * 5 + 3
     z = standardize(x)
     assert abs(float(z.mean())) < 1e-5 and abs(float(z.std()) - 1) < 1e-4
+
+
+def test_pooled_standardize_equals_standardize_of_all_processes_batches():
+    """With ``total`` summing over processes, each process's z-scores are those of the whole."""
+    gen = torch.Generator().manual_seed(0)
+    chunks = [torch.randn(300, generator=gen) * 4 + 2, torch.randn(500, generator=gen) - 1]
+    everything = torch.cat(chunks)
+    for k, chunk in enumerate(chunks):
+        other = chunks[1 - k].double()
+
+        def total(stats, other=other):  # what the other process contributes to the sum
+            return stats + torch.stack([torch.tensor(float(other.numel()), dtype=torch.float64), other.sum(),
+                                        other.square().sum()])
+
+        start = 0 if k == 0 else len(chunks[0])
+        part = slice(start, start + len(chunk))
+        torch.testing.assert_close(standardize(chunk, total=total), standardize(everything)[part],
+                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(standardize(chunk, scale=False, total=total),
+                                   (everything - everything.mean())[part], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(standardize(chunks[0]), standardize(everything)[:300], atol=1e-2)

@@ -107,7 +107,9 @@ class SafePolicyOptimization(L.LightningModule):
         # As in the reference library: the reward advantage is z-scored, the cost advantage only
         # centred, so the multiplier trades standardised reward against cost in its own units.
         cost_adv = flat[keys.COST_ADVANTAGE].squeeze(-1)
-        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1)), cost_adv - cost_adv.mean())
+        total = None if processes == 1 else self._sum  # statistics of all processes' batches
+        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1), total=total),
+                                      standardize(cost_adv, scale=False, total=total))
         policy_batch = PolicyBatch(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB],
                                    flat[keys.LOC], flat[keys.SCALE], adv)
         with torch.no_grad():  # 0 unless the rollout came from a stale policy

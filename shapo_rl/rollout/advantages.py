@@ -8,6 +8,8 @@ The same holds for cost with the cost critic and cost discount.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from tensordict import TensorDictBase
 from torch import Tensor
@@ -17,9 +19,20 @@ from torchrl.objectives.value import GAE
 from shapo_rl import keys
 
 
-def standardize(x: Tensor, eps: float = 1e-8) -> Tensor:
-    """z-score over the whole batch: (x - mean) / (std + eps)."""
-    return (x - x.mean()) / (x.std() + eps)
+def standardize(x: Tensor, eps: float = 1e-8, *, scale: bool = True,
+                total: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """z-score over the whole batch, (x - mean) / (std + eps) with the unbiased std; only
+    centred when ``scale`` is False. With ``total`` (the sum over processes) the mean and std are
+    those of every process's batch together, from the pooled sums of x, x^2 and the counts."""
+    if total is None:
+        return (x - x.mean()) / (x.std() + eps) if scale else x - x.mean()
+    x64 = x.double()
+    n, s1, s2 = total(torch.stack([torch.tensor(float(x.numel()), dtype=torch.float64), x64.sum(), x64.square().sum()]))
+    mean = s1 / n
+    if not scale:
+        return (x64 - mean).to(x.dtype)
+    std = ((s2 - n * mean**2) / (n - 1)).clamp_min(0).sqrt()
+    return ((x64 - mean) / (std + eps)).to(x.dtype)
 
 
 class AdvantageEstimator:
