@@ -18,7 +18,7 @@ from shapo_rl.callbacks import MetricsCSV, TrainingProgress
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, get_task, make_env
 from shapo_rl.evaluation.checkpoint import CheckpointError, read_checkpoint
-from shapo_rl.rollout.datamodule import RolloutDataModule
+from shapo_rl.rollout.datamodule import RolloutDataModule, steps_per_process
 
 
 class RunDirectoryError(ValueError):
@@ -155,6 +155,8 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
+    if config is not None and isinstance(devices, int):  # refuse before the run directory is written
+        steps_per_process(resolve(config), devices)
     config = prepare_run_directory(config, paths.root, resume=resume, force=force)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)

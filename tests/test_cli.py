@@ -75,6 +75,7 @@ def test_shapo_switches_reach_the_run(tmp_path):
     (["--algo", "trpo-lag", *TINY, "--cost-limit", "-1"], "--cost-limit must be >= 0"),
     (["--algo", "trpo-lag", *TINY, "--num-envs", "7"], "must be a multiple of --num-envs"),
     (["--algo", "trpo-lag", *TINY, "--steps", "500"], "must be a positive multiple of --steps-per-epoch"),
+    (["--algo", "trpo-lag", *TINY, "--accelerator", "cpu", "--devices", "3"], "times the number of processes (3)"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     result = _train(*args, "--out", str(tmp_path / "run"))

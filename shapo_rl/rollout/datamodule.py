@@ -32,6 +32,15 @@ from shapo_rl.envs.factory import SimulatorBatch
 from shapo_rl.rollout.data import RolloutSource
 
 
+def steps_per_process(config: TrainConfig, processes: int) -> int:
+    """Each process's share of an epoch's steps: they are shared out, so ``--steps`` means the
+    same on any number of processes. Raises ``ConfigError`` unless every env gets equal steps."""
+    if config.steps_per_epoch % (processes * config.num_envs):
+        raise ConfigError(f"--steps-per-epoch ({config.steps_per_epoch}) must be a multiple of --num-envs "
+                          f"({config.num_envs}) times the number of processes ({processes})")
+    return config.steps_per_epoch // processes
+
+
 def _keep_tensordict(batch):
     return batch
 
@@ -85,12 +94,7 @@ class RolloutDataModule(L.LightningDataModule):
         cfg = self.config
         rank = self.trainer.global_rank if self.trainer is not None else 0
         processes = self.trainer.world_size if self.trainer is not None else 1
-        # An epoch's steps are shared out between the processes (each one's envs step
-        # steps_per_epoch / processes times), so --steps means the same on any number of them.
-        if cfg.steps_per_epoch % (processes * cfg.num_envs):
-            raise ConfigError(f"--steps-per-epoch ({cfg.steps_per_epoch}) must be a multiple of --num-envs "
-                              f"({cfg.num_envs}) times the number of processes ({processes})")
-        frames = cfg.steps_per_epoch // processes
+        frames = steps_per_process(cfg, processes)
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
                        processes=processes)
