@@ -59,14 +59,16 @@ def default_num_envs(steps_per_epoch: int, episode_steps: int) -> int:
     return max(n for n in range(1, most + 1) if steps_per_epoch % n == 0)
 
 
-def resolve(config: TrainConfig) -> TrainConfig:
-    """Fill the task's default cost limit and env count, and check names against the registries."""
+def resolve(config: TrainConfig, processes: int = 1) -> TrainConfig:
+    """Fill the task's default cost limit and env count (for ``processes`` sharing each epoch),
+    and check names against the registries."""
     task = get_task(config.env)
     get_algorithm(config.algo)
     if config.cost_limit is None:
         config = replace(config, cost_limit=task.cost_limit)
     if config.num_envs is None:
-        config = replace(config, num_envs=default_num_envs(config.steps_per_epoch, task.max_episode_steps))
+        per_process = max(1, config.steps_per_epoch // processes)
+        config = replace(config, num_envs=default_num_envs(per_process, task.max_episode_steps))
     return config
 
 
@@ -97,7 +99,8 @@ def load_config(run_dir: Path) -> TrainConfig:
         raise RunDirectoryError(f"{paths.config} is not a valid shapo-rl config: {err}") from None
 
 
-def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: bool, force: bool) -> TrainConfig:
+def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: bool, force: bool,
+                          processes: int = 1) -> TrainConfig:
     """Create, reuse (resume: the saved config is used) or overwrite (force) ``run_dir``.
 
     Never silently clobbers a run. A process other than rank 0 (a replica that Lightning's DDP
@@ -105,7 +108,7 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
     the directory, and with ``force`` a second clean-up would delete its config.yaml."""
     paths = RunPaths(Path(run_dir))
     if rank_zero_only.rank != 0:
-        return load_config(paths.root) if resume else resolve(config)
+        return load_config(paths.root) if resume else resolve(config, processes)
     if resume:
         saved = load_config(paths.root)
         if not paths.last_checkpoint.is_file():
@@ -114,7 +117,7 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
         if meta["config"] != saved.to_dict():
             raise CheckpointError(f"{paths.last_checkpoint} belongs to another configuration than {paths.config}")
         return saved
-    config = resolve(config)
+    config = resolve(config, processes)
     if paths.root.exists() and any(paths.root.iterdir()):
         if not force:
             raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
@@ -155,9 +158,10 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
-    if config is not None and isinstance(devices, int):  # refuse before the run directory is written
-        steps_per_process(resolve(config), devices)
-    config = prepare_run_directory(config, paths.root, resume=resume, force=force)
+    processes = devices if isinstance(devices, int) else 1  # "auto": known only once Lightning starts
+    if config is not None:  # refuse before the run directory is written
+        steps_per_process(resolve(config, processes), processes)
+    config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=processes)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
     data = RolloutDataModule(config, module.make_collection_policy, module.obs_normalizer)

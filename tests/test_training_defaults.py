@@ -25,3 +25,9 @@ def test_resolve_fills_env_count_and_cost_limit_but_keeps_explicit_values():
     explicit = resolve(TrainConfig(algo="trpo-lag", env="ToyCMDP-v0", steps=1000, steps_per_epoch=1000,
                                    num_envs=8, cost_limit=3.0))
     assert explicit.num_envs == 8 and explicit.cost_limit == 3.0
+
+
+def test_default_env_count_keeps_whole_episodes_when_processes_share_an_epoch():
+    config = TrainConfig(algo="trpo-lag", env="SafetyPointGoal1-v0", steps=20_000)
+    assert resolve(config, processes=2).num_envs == 10  # 10,000 steps each: 10 envs of one episode
+    assert resolve(config, processes=1).num_envs == 20
