@@ -19,6 +19,15 @@ from torchrl.envs import EnvBase, Transform, TransformedEnv
 from shapo_rl import keys
 
 
+def merge_moments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor, n: torch.Tensor,
+                  batch_mean: torch.Tensor, batch_m2: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Count, mean and M2 (sum of squared deviations) of two sets of observations together, from
+    each set's own (Chan et al.'s parallel update)."""
+    total = count + n
+    delta = batch_mean - mean
+    return total, mean + delta * n / total, m2 + (batch_m2 + delta**2 * count * n / total)
+
+
 class ObservationNormalizer(Transform):
     """Normalise ``"observation"`` to ``clip((x - mean) / sqrt(var + eps), -clip, clip)``.
 
@@ -72,11 +81,10 @@ class ObservationNormalizer(Transform):
             return
         batch_mean = batch.mean(0)
         batch_m2 = ((batch - batch_mean) ** 2).sum(0)
-        total = self.count + n
-        delta = batch_mean - self.mean
-        self.mean.add_(delta * n / total)
-        self.m2.add_(batch_m2 + delta**2 * self.count * n / total)
-        self.count.fill_(total)
+        count, mean, m2 = merge_moments(self.count, self.mean, self.m2, n, batch_mean, batch_m2)
+        self.mean.copy_(mean)
+        self.m2.copy_(m2)
+        self.count.copy_(count)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` with the current statistics (no update)."""

@@ -29,6 +29,7 @@ from torchrl.modules import ProbabilisticActor
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import make_env
 from shapo_rl.envs.factory import SimulatorBatch
+from shapo_rl.envs.normalizer import merge_moments
 from shapo_rl.rollout.data import RolloutSource
 
 
@@ -67,15 +68,9 @@ def add_increments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor,
     in order by Chan et al.'s parallel update."""
     size = mean.numel()
     for row in increments:
-        n = row[0]
-        if n == 0:
-            continue
-        added_mean, added_m2 = row[1:1 + size].view_as(mean), row[1 + size:].view_as(m2)
-        total = count + n
-        delta = added_mean - mean
-        mean = mean + delta * n / total
-        m2 = m2 + added_m2 + delta ** 2 * count * n / total
-        count = total
+        if row[0] > 0:
+            count, mean, m2 = merge_moments(count, mean, m2, row[0], row[1:1 + size].view_as(mean),
+                                            row[1 + size:].view_as(m2))
     return count, mean, m2
 
 
