@@ -160,7 +160,8 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     paths = RunPaths(Path(run_dir))
     processes = devices if isinstance(devices, int) else 1  # "auto": known only once Lightning starts
     if config is not None:  # refuse before the run directory is written
-        steps_per_process(resolve(config, processes), processes)
+        config = resolve(config, processes)
+        steps_per_process(config, processes)
     config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=processes)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)

@@ -68,9 +68,14 @@ class SafePolicyOptimization(L.LightningModule):
         return make_collection_policy(self.policy)
 
     # ----------------------------------------------------------------------------- optimisers
+    @property
+    def _processes(self) -> int:
+        """Training processes: the trainer's world size, 1 outside a trainer."""
+        return 1 if self.trainer is None else self.trainer.world_size
+
     def _reduce(self) -> Callable[[Tensor], Tensor] | None:
         """Mean over processes for values computed with autograd.grad (DDP does not sync those)."""
-        if self.trainer is None or self.trainer.world_size == 1:
+        if self._processes == 1:
             return None
         return partial(self.trainer.strategy.reduce, reduce_op="mean")
 
@@ -96,8 +101,7 @@ class SafePolicyOptimization(L.LightningModule):
             check_finite(name, batch[key])
         self.advantages(batch)
         episodes = self._gather(episode_statistics(batch))
-        processes = 1 if self.trainer is None else self.trainer.world_size
-        self.env_steps += batch.numel() * processes  # every process collects the same number
+        self.env_steps += batch.numel() * self._processes  # every process collects the same number
         self.total_cost += self._sum(batch["next", keys.COST].sum().double())
         self.episodes += episodes["cost"].numel()
         if episodes["cost"].numel() > 0:
@@ -107,7 +111,7 @@ class SafePolicyOptimization(L.LightningModule):
         # As in the reference library: the reward advantage is z-scored, the cost advantage only
         # centred, so the multiplier trades standardised reward against cost in its own units.
         cost_adv = flat[keys.COST_ADVANTAGE].squeeze(-1)
-        total = None if processes == 1 else self._sum  # statistics of all processes' batches
+        total = None if self._processes == 1 else self._sum  # statistics of all processes' batches
         adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1), total=total),
                                       standardize(cost_adv, scale=False, total=total))
         policy_batch = PolicyBatch(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB],
@@ -148,7 +152,7 @@ class SafePolicyOptimization(L.LightningModule):
     def _gather(self, episodes: dict[str, Tensor]) -> dict[str, Tensor]:
         """The episodes of every process (their counts differ: padded with NaN, gathered, unpadded),
         so the metrics and the multiplier see the whole run's episodes."""
-        if self.trainer is None or self.trainer.world_size == 1:
+        if self._processes == 1:
             return episodes
         count = int(self.all_gather(torch.tensor(episodes["cost"].numel())).max())
         padded = torch.full((len(episodes), count), float("nan"), dtype=torch.float64)
@@ -160,7 +164,7 @@ class SafePolicyOptimization(L.LightningModule):
 
     def _sum(self, value: Tensor) -> Tensor:
         """``value`` summed over processes."""
-        if self.trainer is None or self.trainer.world_size == 1:
+        if self._processes == 1:
             return value
         return self.trainer.strategy.reduce(value, reduce_op="sum")
 
