@@ -41,7 +41,7 @@ def collect(config: TrainConfig, epochs: int) -> tuple[list[TensorDictBase], dic
     """``epochs`` rollouts of a fresh policy through the training's data module; initial weights."""
     module = build_module(config)
     initial = {k: copy.deepcopy(v) for k, v in module.state_dict().items() if not k.startswith("obs_normalizer.")}
-    data = RolloutDataModule(config, module.make_collection_policy, module.obs_normalizer)
+    data = RolloutDataModule(config, module.policy, module.obs_normalizer)
     data.setup("fit")
     batches = []
     try:

@@ -65,7 +65,7 @@ def collection_steps_per_second(config: TrainConfig, steps: int) -> float:
     torch.set_num_threads(1)
     config = resolve(replace(config, steps_per_epoch=steps, steps=steps))
     module = build_module(config)
-    data = RolloutDataModule(config, module.make_collection_policy, module.obs_normalizer)
+    data = RolloutDataModule(config, module.policy, module.obs_normalizer)
     data.setup("fit")
     try:
         rollouts = iter(data.source.collector)

@@ -165,7 +165,7 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=processes)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
-    data = RolloutDataModule(config, module.make_collection_policy, module.obs_normalizer)
+    data = RolloutDataModule(config, module.policy, module.obs_normalizer)
     callbacks: list[L.Callback] = [
         MetricsCSV(paths.metrics),
         ModelCheckpoint(dirpath=paths.checkpoints, filename="epoch{epoch:04d}", auto_insert_metric_name=False,

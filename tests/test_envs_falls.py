@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from shapo_rl import keys
@@ -33,27 +32,4 @@ def test_truncation_costs_nothing() -> None:
     assert td["next", keys.TRUNCATED][:, -1].all()
     assert not td["next", keys.TERMINATED].any()
     assert (td["next", keys.COST] == 0).all()
-    env.close()
-
-
-def test_resets_after_the_rollouts_last_step_are_skipped_and_checked() -> None:
-    """With ``defer_resets_after(T)`` the auto-reset after step T costs no simulator reset; the
-    envs must be fully reset before they step again."""
-    env = make_env("HalfCheetah-v4", num_envs=2, seed=0, max_episode_steps=5, normalize_obs=False, workers=0)
-    batch = env.base_env
-    batch.defer_resets_after(10)
-    resets = []
-    original = batch._local.reset
-    batch._local.reset = lambda requests: resets.append(len(requests)) or original(requests)
-    td = env.reset()
-    assert resets == [2]
-    for step in range(1, 11):
-        td[keys.ACTION] = torch.zeros(2, 6)
-        _, td = env.step_and_maybe_reset(td)
-        assert resets[-1] == 2 and len(resets) == 1 + (step >= 5)  # only the mid-rollout auto-reset
-    with pytest.raises(RuntimeError, match="skipped reset"):
-        env.step(td.set(keys.ACTION, torch.zeros(2, 6)))
-    env.reset()
-    assert resets == [2, 2, 2]
-    env.step(env.reset().set(keys.ACTION, torch.zeros(2, 6)))  # fine after a full reset
     env.close()

@@ -208,9 +208,6 @@ class SimulatorBatch(EnvBase):
         self._emit_cost = family == SAFETY_GYMNASIUM
         self._obs = np.zeros((num_envs, *obs_space.shape), dtype=np.float32)
         self._seeds: list[int | None] = [None] * num_envs
-        self._defer_after: int | None = None
-        self._steps_since_full_reset = 0
-        self._deferred = np.zeros(num_envs, dtype=bool)
         self.is_closed = False  # EnvBase starts closed; collectors close only open envs
 
     def _set_seed(self, seed: int | None) -> None:
@@ -220,26 +217,9 @@ class SimulatorBatch(EnvBase):
             self._seeds.append(seed)
             seed = None if seed is None else seed_generator(seed)
 
-    def defer_resets_after(self, steps: int | None) -> None:
-        """Skip the resets asked for right after the ``steps``-th step since a full reset.
-
-        A collector that resets every env at the start of each rollout (``reset_at_each_iter``)
-        still auto-resets the envs that end an episode on the rollout's last step, and never uses
-        those observations. With ``steps`` = the rollout's steps per env such resets are skipped:
-        the rows keep their last observation and must be reset before they step again (an error
-        otherwise). On SafetyPointGoal1-v0 a reset costs about two episodes' worth of steps.
-        """
-        self._defer_after = steps
-
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:  # type: ignore[no-untyped-def]
         mask = None if tensordict is None else tensordict.get("_reset", None)
         rows = np.arange(self.batch_size[0]) if mask is None else np.flatnonzero(mask.reshape(-1).cpu().numpy())
-        if mask is None:  # a full reset (a partial one names its rows in ``_reset``)
-            self._steps_since_full_reset = 0
-        elif self._defer_after is not None and self._steps_since_full_reset >= self._defer_after:
-            self._deferred[rows] = True
-            rows = rows[:0]
-        self._deferred[rows] = False
         groups = []
         for k, env_slice in enumerate(self._slices):
             lo, hi = self._bounds[k], self._bounds[k + 1]
@@ -263,9 +243,6 @@ class SimulatorBatch(EnvBase):
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        if self._deferred.any():
-            raise RuntimeError(f"envs {np.flatnonzero(self._deferred).tolist()} stepped after a skipped reset")
-        self._steps_since_full_reset += 1
         actions = tensordict.get(keys.ACTION).cpu().numpy()
         bounds = self._bounds
         for k, remote in enumerate(self._remote, start=1):

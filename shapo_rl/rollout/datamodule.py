@@ -1,4 +1,4 @@
-"""Lightning data module: per-process env stack and TorchRL collector, built at ``setup``.
+"""Lightning data module: per-process env stack and rollout collector, built at ``setup``.
 
 Each process (DDP rank) builds its own batched env and its own collector over the shared policy
 parameters. Like the reference library, every epoch's rollout starts from freshly reset envs
@@ -15,21 +15,17 @@ process's observations and stay identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import lightning as L
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
-from torchrl.collectors import Collector
-from torchrl.envs import ExplorationType
-from torchrl.modules import ProbabilisticActor
 
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import make_env
-from shapo_rl.envs.factory import SimulatorBatch
 from shapo_rl.envs.normalizer import merge_moments
+from shapo_rl.models import GaussianPolicy
+from shapo_rl.rollout.collector import RolloutCollector
 from shapo_rl.rollout.data import RolloutSource
 
 
@@ -75,11 +71,10 @@ def add_increments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor,
 
 
 class RolloutDataModule(L.LightningDataModule):
-    def __init__(self, config: TrainConfig, policy_factory: Callable[[], ProbabilisticActor],
-                 obs_normalizer: nn.Module | None):
+    def __init__(self, config: TrainConfig, policy: GaussianPolicy, obs_normalizer: nn.Module | None):
         super().__init__()
         self.config = config
-        self.policy_factory = policy_factory
+        self.policy = policy
         self.obs_normalizer = obs_normalizer
         self.source: RolloutSource | None = None
 
@@ -93,19 +88,7 @@ class RolloutDataModule(L.LightningDataModule):
         env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                        normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
                        processes=processes)
-        if isinstance(env.base_env, SimulatorBatch):  # the next rollout resets every env anyway
-            env.base_env.defer_resets_after(frames // cfg.num_envs)
-        # The collector resets its envs once on construction; those observations must not enter
-        # the normaliser's statistics, or a resumed run would count them twice.
-        if self.obs_normalizer is not None:
-            self.obs_normalizer.frozen = True
-        collector = Collector(env, self.policy_factory(), frames_per_batch=frames,
-                              total_frames=-1, exploration_type=ExplorationType.RANDOM, trust_policy=True,
-                              reset_at_each_iter=True, auto_register_policy_transforms=False,
-                              track_traj_ids=False)  # nothing reads ("collector", "traj_ids")
-        if self.obs_normalizer is not None:
-            self.obs_normalizer.frozen = False
-        self.source = RolloutSource(collector, before_rollout=self._before_rollout,
+        self.source = RolloutSource(RolloutCollector(env, self.policy, frames), before_rollout=self._before_rollout,
                                     after_rollout=self._after_rollout)
 
     def _pools_statistics(self) -> bool:
