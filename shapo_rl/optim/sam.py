@@ -61,6 +61,7 @@ class SAM(OptimizerWrapper):
         if (rho < 0).any() or not torch.isfinite(rho).all():
             raise ValueError(f"rho must be non-negative, got {value}")
         self._rho = rho.expand(count).clone()
+        self._perturbs = bool(rho.any())
 
     def _gradients(self, loss: Tensor, params: list[Tensor]) -> list[Tensor]:
         grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
@@ -73,6 +74,8 @@ class SAM(OptimizerWrapper):
     @torch.no_grad()
     def ascent(self, grads: list[Tensor]) -> list[Tensor] | None:
         """eps = rho g / ||g|| (per member with ``members``); None where every eps is zero."""
+        if not self._perturbs:
+            return None
         if self.members is None:
             squares = sum(g.square().sum() for g in grads).reshape(1)
         else:
