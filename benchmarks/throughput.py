@@ -2,7 +2,11 @@
 
 For each task, in one process:
 
-* raw       -- ``safety_gymnasium.make`` alone, random actions, one core (the ceiling);
+* raw       -- ``safety_gymnasium.make`` alone, random actions, one core (the ceiling). This
+               machine's speed drifts by +-20% within a minute (the same seeded 5,000 Hopper steps
+               measured 2,680-3,860 steps/s in a row), so raw is measured before collection,
+               between collection and training, and after training; the median is the ratio's
+               denominator and the range is printed;
 * collect   -- our env stack with the default batching, through the same TorchRL collector the
                training uses (``RolloutDataModule``), with a freshly initialised policy;
 * train     -- ``shapo_rl.training.train`` of TRPO-Lag with defaults (20,000-step epochs),
@@ -115,28 +119,37 @@ def main(argv: list[str] | None = None) -> None:
     load = os.getloadavg()
     print(f"# {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"torch {torch.__version__}, {args.epochs} x {args.steps_per_epoch} training steps", flush=True)
-    header = (f"{'task':<26}{'raw/s':>9}{'collect/s':>11}{'train/s':>9}{'train/raw':>11}"
+    header = (f"{'task':<26}{'raw/s':>9}{'raw range':>13}{'collect/s':>11}{'train/s':>9}{'train/raw':>11}"
               f"{'collect/raw':>13}{'update s':>10}{'maxrss MiB':>12}{'children MiB':>14}")
     rows = []
     for task in args.tasks:
         config = resolve(TrainConfig(algo="trpo-lag", env=task, steps=args.epochs * args.steps_per_epoch,
                                      steps_per_epoch=args.steps_per_epoch, num_envs=args.num_envs, seed=args.seed))
         nan = float("nan")
-        raw = raw_steps_per_second(task, args.raw_steps, args.seed) if "raw" not in args.skip else nan
-        print(f"  {task}: raw {raw:.0f} steps/s", flush=True)
+        raws = []
+
+        def measure_raw() -> None:
+            if "raw" not in args.skip:
+                raws.append(raw_steps_per_second(task, args.raw_steps, args.seed))
+                print(f"  {task}: raw {raws[-1]:.0f} steps/s", flush=True)
+
+        measure_raw()
         collect = collection_steps_per_second(config, args.collect_steps) if "collect" not in args.skip else nan
         print(f"  {task}: collection {collect:.0f} steps/s (num_envs {config.num_envs})", flush=True)
+        measure_raw()
         torch.manual_seed(args.seed)
         np.random.seed(args.seed)
         trained, update = training_steps_per_second(config) if "train" not in args.skip else (nan, nan)
         print(f"  {task}: training {trained:.0f} steps/s, update {update:.2f} s per epoch", flush=True)
+        measure_raw()
+        raw = (float(np.median(raws)), min(raws), max(raws)) if raws else (nan, nan, nan)
         rows.append((task, raw, collect, trained, update, *peak_memory_mib()))
 
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(header)
-    for task, raw, collect, trained, update, rss, children in rows:
-        print(f"{task:<26}{raw:>9.0f}{collect:>11.0f}{trained:>9.0f}{trained / raw:>11.2f}"
+    for task, (raw, low, high), collect, trained, update, rss, children in rows:
+        print(f"{task:<26}{raw:>9.0f}{f'{low:.0f}-{high:.0f}':>13}{collect:>11.0f}{trained:>9.0f}{trained / raw:>11.2f}"
               f"{collect / raw:>13.2f}{update:>10.2f}{rss:>12.0f}{children:>14.0f}")
 
 

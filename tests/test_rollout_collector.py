@@ -56,15 +56,26 @@ def test_rollouts_equal_torchrls_collector_bit_for_bit(task: str, num_envs: int,
 
 
 def test_no_reset_after_the_last_step() -> None:
-    """With rollouts of exactly one ToyCMDP episode, every env ends on the last step: the
-    observation statistics hold the initial and the stepped observations, no reset beyond."""
+    """With rollouts of exactly one ToyCMDP episode every env ends on the last step. TorchRL's
+    collector then resets them all, and its normaliser counts those unused observations; ours
+    holds only the initial and the stepped observations. The rollouts themselves are equal."""
     num_envs, horizon = 4, 20
-    env = make_env("ToyCMDP-v0", num_envs=num_envs, seed=0)
-    collector = RolloutCollector(env, GaussianPolicy(2, 1, (8,)), num_envs * horizon)
+    envs = [make_env("ToyCMDP-v0", num_envs=num_envs, seed=0) for _ in range(2)]
+    policy = GaussianPolicy(2, 1, (8,))
+    reference = _torchrl_collector(envs[0], policy, num_envs * horizon)
+    collector = RolloutCollector(envs[1], policy, num_envs * horizon)
+    for env in envs:
+        env.set_seed(1)
+    torch.manual_seed(0)
+    expected = next(iter(reference))
+    torch.manual_seed(0)
     batch = collector.rollout()
     assert batch["next", keys.DONE][:, -1].all() and not batch["next", keys.DONE][:, :-1].any()
-    assert find_observation_normalizer(env).count == num_envs * (horizon + 1)
-    collector.shutdown()
+    assert all(torch.equal(batch[key], expected[key]) for key in expected.keys(True, True))
+    assert find_observation_normalizer(envs[1]).count == num_envs * (horizon + 1)
+    assert find_observation_normalizer(envs[0]).count == num_envs * (horizon + 2)
+    for env in envs:
+        env.close()
 
 
 def test_frames_must_fill_whole_env_steps() -> None:

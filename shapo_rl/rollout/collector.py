@@ -1,18 +1,21 @@
 """On-policy rollouts of a batched env stack, with a fraction of TorchRL's per-step cost.
 
 ``RolloutCollector`` yields what TorchRL's ``Collector(env, ProbabilisticActor(...),
-reset_at_each_iter=True)`` yields for this project's env stacks, bit for bit (a test compares
-them): every rollout starts from freshly reset envs, runs ``frames_per_batch / num_envs`` steps of
+reset_at_each_iter=True)`` yields for this project's env stacks, bit for bit (tests compare
+them, rollouts and observation statistics): every rollout starts from freshly reset envs, runs ``frames_per_batch / num_envs`` steps of
 the Gaussian policy, auto-resets the envs whose episode ended, and returns a ``[num_envs, T]``
 TensorDict with the root keys and ``("next", ...)``.
 
-Why not TorchRL's collector: its per-step machinery (spec bookkeeping in ``EnvBase.step``,
-``step_mdp``, ``maybe_reset``, the TensorDict policy and the buffer writes) took about 4 ms per
-batch step for 20 envs here, against 4-6 ms for 20 MuJoCo Hopper steps: more time than the
-simulator itself. This loop keeps what defines the data -- the env stack's own ``_step`` and
-``_reset`` (inverse and forward transforms, the simulator batch) and the policy's distribution --
-and drops the rest, about 1 ms per batch step. It also skips the auto-reset after the last
-step, whose observations nobody uses (the next rollout resets every env).
+Why not TorchRL's collector: around the simulator it spends its time on per-step bookkeeping
+(spec handling in ``EnvBase.step``, ``step_mdp``, ``maybe_reset``, the TensorDict policy, buffer
+writes). This loop keeps what defines the data -- the env stack's own ``_step`` and ``_reset``
+(inverse and forward transforms, the simulator batch) and the policy's distribution -- and drops
+the rest. It also skips TorchRL's auto-reset after the last step, whose observations nobody uses (the
+next rollout resets every env; a SafetyPointGoal1 reset costs about two episodes of steps), so
+those observations do not enter the normaliser's statistics either.
+Measured on SafetyHopperVelocity-v1, 20 envs x 1,000 steps, the two alternated in one process:
+TorchRL's collector 1,720-1,810 steps/s, this one 1,800-2,100; the 20,000 simulator steps
+alone take about 5.8 s of this one's ~10 s.
 """
 
 from __future__ import annotations
