@@ -17,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,17 +88,26 @@ def _load(out: Path, rank: int) -> dict:
     return torch.load(out / f"rank{rank}.pt", weights_only=False)
 
 
-def _run_two_processes(out: Path, config: TrainConfig) -> list[dict]:
-    command = [sys.executable, str(Path(__file__).resolve()), str(out), json.dumps(config.to_dict())]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+def _launch(out: Path, what: str) -> subprocess.Popen:
+    """Start this file as a 2-process run in its own process group (Lightning's launcher starts
+    the second process in it): ``what`` is a config as JSON, or ``--resume``."""
+    command = [sys.executable, str(Path(__file__).resolve()), str(out), what]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+
+
+def _finish(process: subprocess.Popen) -> None:
     try:
         output, _ = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the launcher's second process is in this group
+        os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
         pytest.fail(f"the 2-process run did not finish in {TIMEOUT} s:\n{output[-4000:]}")
     assert process.returncode == 0, output[-4000:]
+
+
+def _run_two_processes(out: Path, config: TrainConfig) -> list[dict]:
+    _finish(_launch(out, json.dumps(config.to_dict())))
     return [_load(out, 0), _load(out, 1)]
 
 
@@ -187,6 +198,37 @@ def test_episodes_of_all_processes_enter_metrics_and_multiplier(ddp_run):
     assert torch.equal(first["final"]["constraint.value"], second["final"]["constraint.value"])
 
 
+def _metrics_without_timing(run: Path) -> list[dict]:
+    with (run / "metrics.csv").open() as f:
+        return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in csv.DictReader(f)]
+
+
+def test_killed_two_process_run_resumes_to_the_uninterrupted_result(tmp_path):
+    """SIGKILL both processes of a run mid-training, resume it with two processes: the metrics
+    and the final checkpoint equal those of the same run left alone."""
+    epochs = 8
+    config = replace(CONFIGS["trpo-lag-critic-sam"], steps=epochs * STEPS_PER_EPOCH)
+    _run_two_processes(tmp_path / "reference", config)
+    killed = _launch(tmp_path / "killed", json.dumps(config.to_dict()))
+    metrics = tmp_path / "killed" / "run" / "metrics.csv"
+    deadline = time.monotonic() + TIMEOUT
+    while not (metrics.exists() and len(metrics.read_text().splitlines()) >= 3):  # header + 2 epochs
+        assert killed.poll() is None and time.monotonic() < deadline, killed.communicate()[0][-4000:]
+        time.sleep(0.01)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.communicate()
+    done = len(_metrics_without_timing(tmp_path / "killed" / "run"))
+    assert done < epochs, "the run finished before it could be killed"
+
+    _finish(_launch(tmp_path / "killed", "--resume"))
+    resumed = _metrics_without_timing(tmp_path / "killed" / "run")
+    assert [int(r["epoch"]) for r in resumed] == list(range(epochs))
+    assert resumed == _metrics_without_timing(tmp_path / "reference" / "run")
+    final = [torch.load(tmp_path / name / "run" / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
+             for name in ("reference", "killed")]
+    _assert_same_tensors(_replicated(final[0]), _replicated(final[1]))
+
+
 def test_pooled_normalizer_statistics_equal_those_of_all_observations():
     """The per-rollout pooling: two processes that start from the same statistics and see
     different observations end with the statistics of one normaliser that saw all of them."""
@@ -209,4 +251,10 @@ def test_pooled_normalizer_statistics_equal_those_of_all_observations():
 
 
 if __name__ == "__main__":  # one process of a 2-process run; Lightning's launcher starts the other
-    _train_and_record(Path(sys.argv[1]), TrainConfig.from_dict(json.loads(sys.argv[2])), devices=2)
+    if sys.argv[2] == "--resume":
+        from shapo_rl.training import train
+
+        train(None, Path(sys.argv[1]) / "run", resume=True, progress=False, accelerator="cpu", devices=2,
+              strategy="ddp", threads=1)
+    else:
+        _train_and_record(Path(sys.argv[1]), TrainConfig.from_dict(json.loads(sys.argv[2])), devices=2)
