@@ -133,6 +133,32 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
     return config
 
 
+def device_count(accelerator: str, devices: int | str) -> int:
+    """The number of processes Lightning starts for ``devices`` on ``accelerator``.
+
+    ``devices="auto"`` means every device of the accelerator, which with ``accelerator="auto"``
+    is the one Lightning picks (Apple MPS, else CUDA, else CPU: one CPU process). Resolved here,
+    before the run directory is written, so that the epoch-sharing check, the default env count
+    and the DDP strategy see the real count.
+    """
+    if isinstance(devices, int) and devices >= 1:
+        return devices
+    if devices != "auto":
+        raise ConfigError(f"--devices must be a positive count or 'auto', got {devices!r}")
+    from lightning.pytorch.accelerators import CPUAccelerator, CUDAAccelerator, MPSAccelerator
+
+    kinds = {"cpu": CPUAccelerator, "cuda": CUDAAccelerator, "mps": MPSAccelerator}
+    if accelerator == "auto":
+        kind = next((k for k in (MPSAccelerator, CUDAAccelerator) if k.is_available()), CPUAccelerator)
+    elif accelerator == "gpu":
+        kind = MPSAccelerator if MPSAccelerator.is_available() else CUDAAccelerator
+    elif accelerator in kinds:
+        kind = kinds[accelerator]
+    else:
+        raise ConfigError(f"unknown accelerator {accelerator!r} (choose from auto, cpu, gpu, cuda, mps)")
+    return kind.auto_device_count()
+
+
 def lightning_strategy(strategy: str, devices: int | str) -> str:
     """The Lightning strategy to run: DDP always with unused-parameter detection.
 
@@ -150,7 +176,8 @@ def lightning_strategy(strategy: str, devices: int | str) -> str:
 def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = False, force: bool = False,
           progress: bool = True, accelerator: str = "auto", devices: int | str = 1,
           strategy: str = "auto", threads: int = 1) -> Path:
-    """Train ``config`` into ``run_dir``, or with ``resume`` continue the run saved there.
+    """Train ``config`` into ``run_dir``, or with ``resume`` continue the run saved there, on
+    ``devices`` (a count or ``"auto"``, see :func:`device_count`) processes of ``accelerator``.
 
     ``threads`` is torch's intra-op thread count. The networks are small (64x64 MLPs on
     minibatches of 64-128), where one thread is fastest: more threads spin on the cores the
@@ -158,7 +185,7 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
-    processes = devices if isinstance(devices, int) else 1  # "auto": known only once Lightning starts
+    processes = devices = device_count(accelerator, devices)
     if config is not None:  # refuse before the run directory is written
         config = resolve(config, processes)
         steps_per_process(config, processes)

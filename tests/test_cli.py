@@ -76,6 +76,8 @@ def test_shapo_switches_reach_the_run(tmp_path):
     (["--algo", "trpo-lag", *TINY, "--num-envs", "7"], "must be a multiple of --num-envs"),
     (["--algo", "trpo-lag", *TINY, "--steps", "500"], "must be a positive multiple of --steps-per-epoch"),
     (["--algo", "trpo-lag", *TINY, "--accelerator", "cpu", "--devices", "3"], "times the number of processes (3)"),
+    (["--algo", "trpo-lag", *TINY, "--devices", "0"], "--devices must be a positive count or 'auto'"),
+    (["--algo", "trpo-lag", *TINY, "--devices", "auto", "--accelerator", "tpuu"], "unknown accelerator 'tpuu'"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     result = _train(*args, "--out", str(tmp_path / "run"))

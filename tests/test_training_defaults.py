@@ -1,9 +1,10 @@
 """Defaults that ``resolve`` fills in from the task."""
 
 import pytest
+from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 
-from shapo_rl.config import TrainConfig
-from shapo_rl.training import default_num_envs, resolve
+from shapo_rl.config import ConfigError, TrainConfig
+from shapo_rl.training import default_num_envs, device_count, resolve, train
 
 
 @pytest.mark.parametrize("steps_per_epoch,episode,expected", [
@@ -31,3 +32,17 @@ def test_default_env_count_keeps_whole_episodes_when_processes_share_an_epoch():
     config = TrainConfig(algo="trpo-lag", env="SafetyPointGoal1-v0", steps=20_000)
     assert resolve(config, processes=2).num_envs == 10  # 10,000 steps each: 10 envs of one episode
     assert resolve(config, processes=1).num_envs == 20
+
+
+def test_auto_devices_resolve_to_the_accelerators_count_before_the_run_directory_is_written(monkeypatch, tmp_path):
+    """On a machine with two GPUs ``--devices auto`` means two processes: the epoch-sharing check
+    refuses 8 envs x 2 processes for 1,000 steps before anything is written."""
+    assert device_count("cpu", "auto") == 1 and device_count("auto", 3) == 3
+    monkeypatch.setattr(MPSAccelerator, "is_available", staticmethod(lambda: False))
+    monkeypatch.setattr(CUDAAccelerator, "is_available", staticmethod(lambda: True))
+    monkeypatch.setattr(CUDAAccelerator, "auto_device_count", staticmethod(lambda: 2))
+    assert device_count("auto", "auto") == 2 and device_count("gpu", "auto") == 2
+    config = TrainConfig(algo="trpo-lag", env="ToyCMDP-v0", steps=1000, steps_per_epoch=1000, num_envs=8)
+    with pytest.raises(ConfigError, match="number of processes \\(2\\)"):
+        train(config, tmp_path / "run", devices="auto")
+    assert not (tmp_path / "run").exists()
