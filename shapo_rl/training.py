@@ -101,9 +101,11 @@ def load_config(run_dir: Path) -> TrainConfig:
 
 def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: bool, force: bool,
                           processes: int = 1) -> TrainConfig:
-    """Create, reuse (resume: the saved config is used) or overwrite (force) ``run_dir``.
+    """Create, reuse (resume: the saved config is used) or overwrite (force) ``run_dir``; return
+    the run's configuration, resolved for ``processes`` training processes.
 
-    Never silently clobbers a run. A process other than rank 0 (a replica that Lightning's DDP
+    Never silently clobbers a run, and refuses a configuration whose epoch cannot be shared out
+    between ``processes`` before anything is written. A process other than rank 0 (a replica that Lightning's DDP
     launcher started by running the same command again) only reads: rank 0 has already prepared
     the directory, and with ``force`` a second clean-up would delete its config.yaml."""
     paths = RunPaths(Path(run_dir))
@@ -116,8 +118,10 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
         meta = read_checkpoint(paths.last_checkpoint)["shapo_rl"]
         if meta["config"] != saved.to_dict():
             raise CheckpointError(f"{paths.last_checkpoint} belongs to another configuration than {paths.config}")
+        steps_per_process(saved, processes)
         return saved
     config = resolve(config, processes)
+    steps_per_process(config, processes)
     if paths.root.exists() and any(paths.root.iterdir()):
         if not force:
             raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
@@ -159,14 +163,14 @@ def device_count(accelerator: str, devices: int | str) -> int:
     return kind.auto_device_count()
 
 
-def lightning_strategy(strategy: str, devices: int | str) -> str:
+def lightning_strategy(strategy: str, devices: int) -> str:
     """The Lightning strategy to run: DDP always with unused-parameter detection.
 
     A backward pass through DDP (PPO's actor minibatches) reaches the policy alone, never the
     critics or the Lagrange multiplier, and DDP without that detection stops at the first one.
     ``"auto"`` with several devices means DDP, as Lightning decides outside notebooks.
     """
-    if strategy == "auto" and isinstance(devices, int) and devices > 1:
+    if strategy == "auto" and devices > 1:
         strategy = "ddp"
     if strategy in ("ddp", "ddp_spawn", "ddp_fork", "ddp_notebook"):
         return f"{strategy}_find_unused_parameters_true"
@@ -185,11 +189,8 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
-    processes = devices = device_count(accelerator, devices)
-    if config is not None:  # refuse before the run directory is written
-        config = resolve(config, processes)
-        steps_per_process(config, processes)
-    config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=processes)
+    devices = device_count(accelerator, devices)
+    config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=devices)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
     data = RolloutDataModule(config, module.policy, module.obs_normalizer)

@@ -105,3 +105,19 @@ def test_resume_refuses_corrupt_or_foreign_checkpoint(tmp_path, content):
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert "checkpoint" in result.stderr
+
+
+def test_resume_refuses_a_process_count_that_cannot_share_the_saved_epoch(tmp_path):
+    """The saved run has 200-step epochs on 10 envs; three processes cannot share them equally.
+    The refusal is one line, before Lightning starts, and leaves the run's files as they were."""
+    runner = CliRunner()
+    out = tmp_path / "run"
+    args = ["train", "--algo", "trpo", "--env", "ToyCMDP-v0", "--steps", "200", "--steps-per-epoch", "200",
+            "--num-envs", "10", "--no-progress", "--out", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = runner.invoke(app, ["train", "--resume", str(out), "--accelerator", "cpu", "--devices", "3"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "times the number of processes (3)" in result.stderr
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
