@@ -7,7 +7,7 @@ For each task, in one process:
                measured 2,680-3,860 steps/s in a row), so raw is measured before collection,
                between collection and training, and after training; the median is the ratio's
                denominator and the range is printed;
-* collect   -- our env stack with the default batching, through the same TorchRL collector the
+* collect   -- our env stack with the default batching, through the same rollout collector the
                training uses (``RolloutDataModule``), with a freshly initialised policy;
 * train     -- ``shapo_rl.training.train`` of TRPO-Lag with defaults (20,000-step epochs),
                progress off: total env steps / wall time of ``train()``;

@@ -64,7 +64,7 @@ class SafePolicyOptimization(L.LightningModule):
         self.epoch_metrics: dict[str, float] = {}
 
     def make_collection_policy(self) -> ProbabilisticActor:
-        """The TorchRL actor for collectors; it shares parameters with ``self.policy``."""
+        """The TorchRL actor for evaluation episodes; it shares parameters with ``self.policy``."""
         return make_collection_policy(self.policy)
 
     # ----------------------------------------------------------------------------- optimisers

@@ -41,10 +41,10 @@ class GaussianPolicy(nn.Module):
 
 
 def make_collection_policy(policy: GaussianPolicy) -> ProbabilisticActor:
-    """The TorchRL actor used by collectors: writes action, its log-prob, loc and scale.
+    """The TorchRL actor of evaluation episodes: writes action, its log-prob, loc and scale.
 
-    ``loc`` and ``scale`` are stored with the rollout so that KL(pi_old || pi_theta) can be taken
-    against the behaviour policy exactly.
+    In random exploration mode it samples exactly as the training's rollout collector does (the
+    collector's tests compare the two).
     """
     module = TensorDictModule(policy, in_keys=[keys.OBSERVATION], out_keys=[keys.LOC, keys.SCALE])
     return ProbabilisticActor(

@@ -1,6 +1,6 @@
 """The Lightning data source: one fresh on-policy rollout per training epoch.
 
-A TorchRL collector is wrapped as an ``IterableDataset`` of length 1. With a known length,
+A rollout collector is wrapped as an ``IterableDataset`` of length 1. With a known length,
 Lightning fetches exactly one batch per epoch and never prefetches rollout k+1 before the update
 on rollout k, so every rollout is collected by the current policy.
 """
