@@ -198,14 +198,11 @@ def test_episodes_of_all_processes_enter_metrics_and_multiplier(ddp_run):
     assert torch.equal(first["final"]["constraint.value"], second["final"]["constraint.value"])
 
 
-def _metrics_without_timing(run: Path) -> list[dict]:
-    with (run / "metrics.csv").open() as f:
-        return [{k: v for k, v in row.items() if not k.endswith("seconds")} for row in csv.DictReader(f)]
-
-
 def test_killed_two_process_run_resumes_to_the_uninterrupted_result(tmp_path):
     """SIGKILL both processes of a run mid-training, resume it with two processes: the metrics
     and the final checkpoint equal those of the same run left alone."""
+    from test_resume import _metrics as _metrics_without_timing  # here: the script mode needs no CLI
+
     epochs = 8
     config = replace(CONFIGS["trpo-lag-critic-sam"], steps=epochs * STEPS_PER_EPOCH)
     _run_two_processes(tmp_path / "reference", config)
