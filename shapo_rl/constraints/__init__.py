@@ -6,5 +6,6 @@ episode cost Jc of the rollout) and ``combine(adv_r, adv_c)`` (the advantage the
 
 from shapo_rl.constraints.base import ConstraintHandler, Unconstrained
 from shapo_rl.constraints.lagrange import LagrangeMultiplier
+from shapo_rl.constraints.pid import PIDLagrangian
 
-__all__ = ["ConstraintHandler", "LagrangeMultiplier", "Unconstrained"]
+__all__ = ["ConstraintHandler", "LagrangeMultiplier", "PIDLagrangian", "Unconstrained"]
