@@ -10,19 +10,19 @@ from scipy.optimize import minimize
 from shapo_rl.optim.cpo_dual import cpo_step
 
 def _instance(rng: np.random.Generator, case: int, n: int) -> dict:
-    """A random SPD F, gradients g and b, c aimed at ``case`` through k = |c| / sqrt(2 delta s)."""
+    """A random SPD F, gradients g and b, and c aimed at ``case`` through k = |c| / sqrt(2 delta s)
+    (B >= 0 iff k <= 1); case 4: a negligible b and c well below 0, the constraint out of reach."""
     M = rng.normal(size=(n, n))
     F = M @ M.T + 0.5 * np.eye(n)
     delta = float(rng.uniform(0.005, 0.05))
     g = rng.normal(size=n)
     b = rng.normal(size=n) * (1e-5 if case == 4 else 1.0)
     s = b @ np.linalg.solve(F, b)
-    k = {4: rng.uniform(0.5, 2.0), 3: rng.uniform(1.05, 3.0), 2: rng.uniform(0.0, 0.95),
-         1: rng.uniform(0.0, 0.95), 0: rng.uniform(1.05, 3.0)}[case]
-    sign = -1.0 if case in (2, 3, 4) else 1.0
-    c = sign * k * math.sqrt(2 * delta * s)
-    if case == 2 and c == 0.0:  # k = 0 exactly would be case 1
-        c = -1e-3 * math.sqrt(2 * delta * s)
+    if case == 4:
+        c = -float(rng.uniform(0.05, 1.0))
+    else:
+        k = rng.uniform(1.05, 3.0) if case in (0, 3) else rng.uniform(0.01 if case == 2 else 0.0, 0.95)
+        c = (-1.0 if case in (2, 3) else 1.0) * k * math.sqrt(2 * delta * s)
     return dict(F=F, g=g, b=b, c=c, delta=delta)
 
 
@@ -66,7 +66,7 @@ def _assert_close(step: np.ndarray, expected: np.ndarray) -> None:
 def test_step_solves_the_primal_qp_in_every_case(case):
     rng = np.random.default_rng(100 + case)
     branches = set()
-    for trial in range(12):
+    for trial in range(40 if case in (1, 2) else 12):
         inst = _instance(rng, case, n=3 + trial % 4)
         out = _solve(inst)
         assert out.case == case
@@ -131,10 +131,15 @@ def test_zero_gradients():
         torch.testing.assert_close(out.step, trpo)
     out = cpo_step(x, zero, g, zero, 1.0, lambda v: F @ v, 0.01)
     assert out.case == 0 and not out.step.any()
-    # No reward gradient, feasible and the boundary out of reach: stay put.
+    # No reward gradient: stay put where feasible (cases 3 and 2); when infeasible (case 1), the
+    # least-KL feasible point -(c/s) p (s = 1/2).
     b = torch.tensor([0.0, 1.0, 0.0], dtype=torch.float64)
-    out = cpo_step(zero, b / 2, zero, b, -1.0, lambda v: F @ v, 0.01)
-    assert out.case == 3 and not out.step.any()
+    for c, case in ((-1.0, 3), (-0.05, 2)):
+        out = cpo_step(zero, b / 2, zero, b, c, lambda v: F @ v, 0.01)
+        assert out.case == case and not out.step.any()
+    out = cpo_step(zero, b / 2, zero, b, 0.05, lambda v: F @ v, 0.01)
+    assert out.case == 1
+    torch.testing.assert_close(out.step, -(0.05 / 0.5) * (b / 2))
 
 
 def test_bad_inputs_raise():

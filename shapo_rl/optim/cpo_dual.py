@@ -79,9 +79,10 @@ def cpo_step(
     -sqrt(2 delta/s) p, which minimises b^T s in the trust region. Degenerate divisions:
     A is clamped at 0 (it is >= 0 by Cauchy-Schwarz); sqrt(A/B) is inf when B = 0 < A;
     A/lambda and q/lambda are inf at lambda = 0 unless their numerator is 0; where the chosen
-    lambda is 0 or inf (only when A = 0 or B = 0) the step is its limit -(c/s) p, the least-KL
-    point of the cost boundary. b = 0 exactly (s = 0) is feasible everywhere when c <= 0 (case
-    4) and unrecoverable when c > 0 (case 0 with a zero step, nu = 0).
+    lambda is 0 or inf (only when A = 0 or B = 0) the step is the least-KL optimum: -(c/s) p,
+    on the cost boundary, when the constraint binds (nu > 0 or c > 0), else zero. b = 0 exactly
+    (s = 0) is feasible everywhere when c <= 0 (case 4) and unrecoverable when c > 0 (case 0 with
+    a zero step, nu = 0).
     """
     if max_kl <= 0:
         raise ValueError(f"max_kl must be positive, got {max_kl}")
@@ -116,15 +117,18 @@ def cpo_step(
     lam_a = math.sqrt(A / B) if B > 0 else (math.inf if A > 0 else 0.0)
     lam_b = math.sqrt(q / (2 * delta))
     if c < 0:
-        lam_a, lam_b = _project(lam_a, 0.0, bound), _project(lam_b, max(bound, 0.0), math.inf)
+        lam_a_star, lam_b_star = _project(lam_a, 0.0, bound), _project(lam_b, max(bound, 0.0), math.inf)
     else:
-        lam_a, lam_b = _project(lam_a, max(bound, 0.0), math.inf), _project(lam_b, 0.0, bound)
-    # B lambda is taken as 0 when B = 0 (then lambda_a may be inf: the dual's supremum at infinity).
-    f_a = -math.inf if lam_a is None else -(_over(A, lam_a) + (B * lam_a if B > 0 else 0.0)) / 2 + r * c / s
-    f_b = -math.inf if lam_b is None else -(_over(q, lam_b) + 2 * delta * lam_b) / 2
-    lam = lam_a if f_a >= f_b else lam_b
+        lam_a_star, lam_b_star = _project(lam_a, max(bound, 0.0), math.inf), _project(lam_b, 0.0, bound)
+    f_a, f_b = -math.inf, -math.inf
+    if lam_a_star is not None:  # B lambda is 0 when B = 0 (lambda_a* may then be inf)
+        f_a = -(_over(A, lam_a_star) + (B * lam_a_star if B > 0 else 0.0)) / 2 + r * c / s
+    if lam_b_star is not None:
+        f_b = -(_over(q, lam_b_star) + 2 * delta * lam_b_star) / 2
+    lam = lam_a_star if f_a >= f_b else lam_b_star
     case = 2 if c < 0 else 1
     nu = max(lam * c + r, 0.0) / s
     if 0 < lam < math.inf:
         return CPOStep((x - nu * p) / lam, case, lam, nu)
-    return CPOStep(-(c / s) * p if nu > 0 else torch.zeros_like(x), case, lam, nu)
+    binds = nu > 0 or c > 0
+    return CPOStep(-(c / s) * p if binds else torch.zeros_like(x), case, lam, nu)
