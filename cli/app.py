@@ -36,11 +36,6 @@ class SamCritics(str, Enum):
     cost = "cost"
 
 
-class MultiplierOptimizer(str, Enum):
-    adam = "adam"
-    sgd = "sgd"
-
-
 class Listing(str, Enum):
     algos = "algos"
     envs = "envs"
@@ -84,10 +79,10 @@ def train(
     critic_sam: Annotated[bool, typer.Option(help="SAM on the reward and cost critics.")] = False,
     critic_sam_rho: Annotated[float, typer.Option(min=0.0, help="Critic SAM radius rho_c.")] = 0.05,
     critic_sam_on: Annotated[SamCritics, typer.Option(help="Which critics --critic-sam applies to.")] = SamCritics.both,
-    lagrange_lr: Annotated[float, typer.Option(help="Lagrange multiplier learning rate.")] = 0.035,
-    lagrange_init: Annotated[float, typer.Option(help="Initial Lagrange multiplier.")] = 0.001,
-    lagrange_optimizer: Annotated[MultiplierOptimizer, typer.Option(help="Multiplier ascent: adam or sgd.")] = MultiplierOptimizer.adam,
-    max_kl: Annotated[float, typer.Option(help="Trust-region radius delta (TRPO family).")] = 0.01,
+    set_: Annotated[Optional[list[str]], typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="Any other setting of the run or the algorithm, e.g. --set pid.kp=0.05 --set trust_region.max_kl=0.02 "
+             "(repeatable; every key is in the run's config.yaml).")] = None,
     accelerator: Annotated[str, typer.Option(help="Lightning accelerator.")] = "auto",
     devices: Annotated[str, typer.Option(help="Lightning devices (a count or 'auto').")] = "1",
     strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. ddp_find_unused_parameters_true.")] = "auto",
@@ -95,7 +90,8 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a policy; writes config.yaml, metrics.csv and checkpoints/ to the run directory."""
-    from shapo_rl.config import ConfigError, LagrangeConfig, ShapoConfig, TrainConfig, TrustRegionConfig
+    from shapo_rl.algorithms import apply_settings
+    from shapo_rl.config import ConfigError, ShapoConfig, TrainConfig
     from shapo_rl.training import train as run_training
 
     lightning_devices = int(devices) if devices.isdigit() else devices
@@ -106,15 +102,13 @@ def train(
         if algo is None or env is None or out is None:
             raise ConfigError("--algo, --env and --out are required (or --resume RUN_DIR)")
         run_dir = out
-        config = TrainConfig(
+        config = apply_settings(TrainConfig(
             algo=algo, env=env, steps=steps, steps_per_epoch=steps_per_epoch, num_envs=num_envs,
             cost_limit=cost_limit, seed=seed,
-            trust_region=TrustRegionConfig(max_kl=max_kl),
-            lagrange=LagrangeConfig(init=lagrange_init, lr=lagrange_lr, optimizer=lagrange_optimizer.value),
             shapo=ShapoConfig(geometry=shapo.value, radius=shapo_radius, schedule=shapo_schedule.value,
                               percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho,
                               critic_sam_on=critic_sam_on.value),
-        )
+        ), set_ or [])
     path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress,
                         accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads)
     console.print(f"run written to {path}")
@@ -131,7 +125,8 @@ def evaluate(
     attack_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Random-action attack probability.")] = 0.0,
 ) -> None:
     """Evaluate a run's last checkpoint; prints and writes evaluation.csv (mean/std return and cost)."""
-    from shapo_rl.evaluation import find_checkpoint, load_module, run_episodes
+    from shapo_rl.checkpoints import find_checkpoint, load_module
+    from shapo_rl.evaluation import run_episodes
 
     module = load_module(find_checkpoint(run_dir))
     result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
@@ -158,9 +153,9 @@ def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> Non
     if what is Listing.algos:
         from shapo_rl.algorithms import ALGORITHMS
 
-        table = Table("algorithm", "actor update", "constraint", "description")
-        for spec in ALGORITHMS.values():
-            table.add_row(spec.name, spec.actor_update, spec.constraint, spec.description)
+        table = Table("algorithm", "paper", "description")
+        for entry in ALGORITHMS.values():
+            table.add_row(entry.name, entry.paper, entry.summary)
     else:
         from shapo_rl.envs import TASKS
 

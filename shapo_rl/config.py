@@ -1,30 +1,41 @@
 """Typed, frozen run configuration, built at the CLI edge and passed down whole.
 
+A run's configuration is a :class:`TrainConfig` (what every algorithm shares: task, budget,
+discounts, networks, critics, the SHAPO switches) with the algorithm's own frozen config nested
+in ``algorithm`` (each algorithm module defines its dataclass from the shared parts below).
 Defaults follow the reference library's on-policy settings (20,000-step epochs, 64x64 tanh MLPs,
 gamma = 0.99, GAE lambda = 0.95, TRPO target KL 0.01 with CG 15 / damping 0.1 / 15 x 0.8 line
 search, PPO clip 0.2 with 40 iterations of batch 64, critic lr 1e-3 over 10 iterations of batch 128,
-Lagrange init 0.001 and lr 0.035) and the SHAPO authors' (radius 1e-5, critic SAM rho 0.05).
-Validation happens at construction with messages a user can act on.
+Lagrange init 0.001 and lr 0.035, PID kp 0.1 / ki 0.01 / kd 0.01) and the SHAPO authors' (radius
+1e-5, critic SAM rho 0.05). Every dataclass validates itself at construction with a message a
+user can act on, so a configuration that exists is a valid one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Geometry = Literal["none", "fisher", "euclidean"]
 Schedule = Literal["constant", "percentile", "decay"]
 SamCritics = Literal["both", "reward", "cost"]
+Multiplier = Literal["none", "lagrange", "pid"]
 
 
 class ConfigError(ValueError):
     """A configuration value a user gave is invalid; the message says which and why."""
 
 
-def _require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str) -> None:
+    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
     if not condition:
         raise ConfigError(message)
+
+
+def _finite(*values: float) -> bool:
+    return all(math.isfinite(v) for v in values)
 
 
 @dataclass(frozen=True)
@@ -33,8 +44,9 @@ class ModelConfig:
     init_log_std: float = -0.5
 
     def __post_init__(self):
-        _require(len(self.hidden_sizes) > 0 and all(h > 0 for h in self.hidden_sizes),
-                 f"hidden sizes must be positive, got {self.hidden_sizes}")
+        require(len(self.hidden_sizes) > 0 and all(h > 0 for h in self.hidden_sizes),
+                f"hidden sizes must be positive, got {self.hidden_sizes}")
+        require(_finite(self.init_log_std), f"init_log_std must be finite, got {self.init_log_std}")
 
 
 @dataclass(frozen=True)
@@ -48,8 +60,10 @@ class TrustRegionConfig:
     backtrack_iters: int = 15
 
     def __post_init__(self):
-        _require(self.max_kl > 0, f"trust-region max KL must be > 0, got {self.max_kl}")
-        _require(0 < self.backtrack_ratio < 1, f"backtrack ratio must lie in (0, 1), got {self.backtrack_ratio}")
+        require(0 < self.max_kl < math.inf, f"trust-region max_kl must be > 0 and finite, got {self.max_kl}")
+        require(0 < self.backtrack_ratio < 1, f"backtrack_ratio must lie in (0, 1), got {self.backtrack_ratio}")
+        require(self.cg_iters >= 1 and self.backtrack_iters >= 1, "cg_iters and backtrack_iters must be >= 1")
+        require(0 <= self.damping < math.inf, f"damping must be >= 0 and finite, got {self.damping}")
 
 
 @dataclass(frozen=True)
@@ -64,8 +78,10 @@ class ClipConfig:
     max_grad_norm: float = 40.0
 
     def __post_init__(self):
-        _require(self.clip > 0, f"PPO clip must be > 0, got {self.clip}")
-        _require(self.minibatch_size > 0, f"PPO minibatch size must be > 0, got {self.minibatch_size}")
+        require(0 < self.clip < math.inf, f"PPO clip must be > 0, got {self.clip}")
+        require(self.minibatch_size > 0 and self.update_iters > 0, "PPO minibatch size and iterations must be > 0")
+        require(0 < self.lr < math.inf and 0 < self.target_kl and 0 < self.max_grad_norm,
+                "PPO lr, target_kl and max_grad_norm must be > 0")
 
 
 @dataclass(frozen=True)
@@ -76,8 +92,9 @@ class CriticConfig:
     l2: float = 0.001
 
     def __post_init__(self):
-        _require(self.lr > 0 and self.update_iters > 0 and self.minibatch_size > 0,
-                 "critic lr, update iterations and minibatch size must be > 0")
+        require(0 < self.lr < math.inf and self.update_iters > 0 and self.minibatch_size > 0,
+                "critic lr, update iterations and minibatch size must be > 0")
+        require(0 <= self.l2 < math.inf, f"critic l2 must be >= 0, got {self.l2}")
 
 
 @dataclass(frozen=True)
@@ -90,33 +107,76 @@ class LagrangeConfig:
     optimizer: Literal["adam", "sgd"] = "adam"
 
     def __post_init__(self):
-        _require(self.init >= 0, f"Lagrange multiplier init must be >= 0, got {self.init}")
-        _require(self.lr > 0, f"Lagrange lr must be > 0, got {self.lr}")
-        _require(self.optimizer in ("adam", "sgd"), f"Lagrange optimizer must be adam or sgd, got {self.optimizer!r}")
+        require(0 <= self.init < math.inf, f"Lagrange multiplier init must be >= 0, got {self.init}")
+        require(0 < self.lr < math.inf, f"Lagrange lr must be > 0, got {self.lr}")
+        require(self.optimizer in ("adam", "sgd"), f"Lagrange optimizer must be adam or sgd, got {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class PIDConfig:
+    """PID Lagrangian (Stooke et al. 2020) with the reference library's defaults."""
+
+    kp: float = 0.1
+    ki: float = 0.01
+    kd: float = 0.01
+    derivative_delay: int = 10
+    p_ema: float = 0.95
+    d_ema: float = 0.95
+    sum_norm: bool = True
+    diff_norm: bool = False
+    penalty_max: float = 100.0
+    init: float = 0.001
+
+    def __post_init__(self):
+        require(min(self.kp, self.ki, self.kd) >= 0 and _finite(self.kp, self.ki, self.kd),
+                "PID gains kp, ki, kd must be >= 0 and finite")
+        require(self.derivative_delay >= 1, f"PID derivative_delay must be >= 1, got {self.derivative_delay}")
+        require(0 <= self.p_ema < 1 and 0 <= self.d_ema < 1, "PID p_ema and d_ema must lie in [0, 1)")
+        require(0 < self.penalty_max < math.inf, f"PID penalty_max must be > 0, got {self.penalty_max}")
+        require(0 <= self.init < math.inf, f"PID init must be >= 0, got {self.init}")
+
+
+@dataclass(frozen=True)
+class PenaltyConfig:
+    """How the cost enters a penalised (Lagrangian) objective: not at all, a multiplier by
+    gradient ascent, or a PID-controlled multiplier. The actor ascends (A_r - lambda A_c)/(1 + lambda)."""
+
+    multiplier: Multiplier = "lagrange"
+    lagrange: LagrangeConfig = field(default_factory=LagrangeConfig)
+    pid: PIDConfig = field(default_factory=PIDConfig)
+
+    def __post_init__(self):
+        require(self.multiplier in ("none", "lagrange", "pid"),
+                f"multiplier must be none, lagrange or pid, got {self.multiplier!r}")
 
 
 @dataclass(frozen=True)
 class ShapoConfig:
-    """SHAPO (actor perturbation) and SAM (critics) switches; see ``shapo_rl.optim.sharpness``."""
+    """SHAPO (actor perturbation) and SAM (critics) switches; see ``shapo_rl.optim.sharpness``.
+
+    ``cg_iters`` and ``damping`` are those of the perturbation's own natural-gradient solve."""
 
     geometry: Geometry = "none"
     radius: float = 1e-5
     schedule: Schedule = "constant"
     percentile: float = 0.05
+    cg_iters: int = 15
+    damping: float = 0.1
     critic_sam: bool = False
     critic_sam_rho: float = 0.05
     critic_sam_on: SamCritics = "both"
 
     def __post_init__(self):
-        _require(self.geometry in ("none", "fisher", "euclidean"),
-                 f"--shapo must be none, fisher or euclidean, got {self.geometry!r}")
-        _require(self.schedule in ("constant", "percentile", "decay"),
-                 f"--shapo-schedule must be constant, percentile or decay, got {self.schedule!r}")
-        _require(self.radius >= 0, f"--shapo-radius must be >= 0, got {self.radius}")
-        _require(0 < self.percentile <= 0.5, f"--shapo-percentile must lie in (0, 0.5], got {self.percentile}")
-        _require(self.critic_sam_rho >= 0, f"--critic-sam-rho must be >= 0, got {self.critic_sam_rho}")
-        _require(self.critic_sam_on in ("both", "reward", "cost"),
-                 f"--critic-sam-on must be both, reward or cost, got {self.critic_sam_on!r}")
+        require(self.geometry in ("none", "fisher", "euclidean"),
+                f"--shapo must be none, fisher or euclidean, got {self.geometry!r}")
+        require(self.schedule in ("constant", "percentile", "decay"),
+                f"--shapo-schedule must be constant, percentile or decay, got {self.schedule!r}")
+        require(0 <= self.radius < math.inf, f"--shapo-radius must be >= 0 and finite, got {self.radius}")
+        require(0 < self.percentile <= 0.5, f"--shapo-percentile must lie in (0, 0.5], got {self.percentile}")
+        require(self.cg_iters >= 1 and 0 <= self.damping < math.inf, "SHAPO cg_iters must be >= 1, damping >= 0")
+        require(0 <= self.critic_sam_rho < math.inf, f"--critic-sam-rho must be >= 0, got {self.critic_sam_rho}")
+        require(self.critic_sam_on in ("both", "reward", "cost"),
+                f"--critic-sam-on must be both, reward or cost, got {self.critic_sam_on!r}")
 
     def critic_sam_radii(self) -> tuple[float, float]:
         """SAM radii of the (reward, cost) critics: rho_c where SAM is on, 0 (plain Adam) elsewhere."""
@@ -126,6 +186,9 @@ class ShapoConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """One run. ``algorithm`` is the algorithm's own config (None: its registered default,
+    filled in when the run is resolved)."""
+
     algo: str
     env: str
     steps: int
@@ -138,24 +201,25 @@ class TrainConfig:
     gae_lambda: float = 0.95
     normalize_obs: bool = True
     model: ModelConfig = field(default_factory=ModelConfig)
-    trust_region: TrustRegionConfig = field(default_factory=TrustRegionConfig)
-    clip: ClipConfig = field(default_factory=ClipConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
-    lagrange: LagrangeConfig = field(default_factory=LagrangeConfig)
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
+    algorithm: Any = None
 
     def __post_init__(self):
-        _require(self.steps_per_epoch > 0, f"--steps-per-epoch must be > 0, got {self.steps_per_epoch}")
+        require(self.steps_per_epoch > 0, f"--steps-per-epoch must be > 0, got {self.steps_per_epoch}")
         if self.num_envs is not None:
-            _require(self.num_envs > 0, f"--num-envs must be > 0, got {self.num_envs}")
-            _require(self.steps_per_epoch % self.num_envs == 0,
-                     f"--steps-per-epoch ({self.steps_per_epoch}) must be a multiple of --num-envs ({self.num_envs})")
-        _require(self.steps >= self.steps_per_epoch and self.steps % self.steps_per_epoch == 0,
-                 f"--steps ({self.steps}) must be a positive multiple of --steps-per-epoch ({self.steps_per_epoch})")
-        _require(self.cost_limit is None or self.cost_limit >= 0,
-                 f"--cost-limit must be >= 0, got {self.cost_limit}")
-        _require(0 < self.gamma <= 1 and 0 < self.cost_gamma <= 1 and 0 <= self.gae_lambda <= 1,
-                 "gamma and cost gamma must lie in (0, 1], GAE lambda in [0, 1]")
+            require(self.num_envs > 0, f"--num-envs must be > 0, got {self.num_envs}")
+            require(self.steps_per_epoch % self.num_envs == 0,
+                    f"--steps-per-epoch ({self.steps_per_epoch}) must be a multiple of --num-envs ({self.num_envs})")
+        require(self.steps >= self.steps_per_epoch and self.steps % self.steps_per_epoch == 0,
+                f"--steps ({self.steps}) must be a positive multiple of --steps-per-epoch ({self.steps_per_epoch})")
+        require(self.cost_limit is None or 0 <= self.cost_limit < math.inf,
+                f"--cost-limit must be >= 0 and finite, got {self.cost_limit}")
+        require(0 <= self.seed < 2**32, f"--seed must lie in [0, 2^32), got {self.seed}")
+        require(0 < self.gamma <= 1 and 0 < self.cost_gamma <= 1 and 0 <= self.gae_lambda <= 1,
+                "gamma and cost gamma must lie in (0, 1], GAE lambda in [0, 1]")
+        require(self.algorithm is None or dataclasses.is_dataclass(self.algorithm),
+                f"algorithm settings must be an algorithm config, got {type(self.algorithm).__name__}")
 
     @property
     def epochs(self) -> int:
@@ -163,22 +227,3 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        """Inverse of ``to_dict``; unknown keys are an error (a config from another tool)."""
-        nested = {"model": ModelConfig, "trust_region": TrustRegionConfig, "clip": ClipConfig,
-                  "critic": CriticConfig, "lagrange": LagrangeConfig, "shapo": ShapoConfig}
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(data) - names
-        _require(not unknown, f"unknown configuration keys: {sorted(unknown)}")
-        kwargs = dict(data)
-        for key, sub in nested.items():
-            if key in kwargs:
-                value = dict(kwargs[key])
-                sub_names = {f.name for f in dataclasses.fields(sub)}
-                _require(set(value) <= sub_names, f"unknown keys in {key}: {sorted(set(value) - sub_names)}")
-                if "hidden_sizes" in value:
-                    value["hidden_sizes"] = tuple(value["hidden_sizes"])
-                kwargs[key] = sub(**value)
-        return cls(**kwargs)

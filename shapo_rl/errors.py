@@ -3,7 +3,7 @@
 from shapo_rl.algorithms.registry import UnknownAlgorithmError
 from shapo_rl.config import ConfigError
 from shapo_rl.envs import UnknownTaskError
-from shapo_rl.evaluation import CheckpointError
+from shapo_rl.checkpoints import CheckpointError
 from shapo_rl.optim.trust_region import NonFiniteError
 from shapo_rl.training import RunDirectoryError
 

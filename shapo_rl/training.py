@@ -12,12 +12,12 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
-from shapo_rl.algorithms import SafePolicyOptimization, get_algorithm
-from shapo_rl.checkpoint_io import AtomicCheckpointIO
+from shapo_rl.algorithms import config_from_dict, with_algorithm_defaults
 from shapo_rl.callbacks import MetricsCSV, TrainingProgress
+from shapo_rl.checkpoint_io import AtomicCheckpointIO
+from shapo_rl.checkpoints import CheckpointError, build_module, checkpoint_config, read_checkpoint
 from shapo_rl.config import ConfigError, TrainConfig
-from shapo_rl.envs import ObservationNormalizer, get_task, make_env
-from shapo_rl.evaluation.checkpoint import CheckpointError, read_checkpoint
+from shapo_rl.envs import get_task
 from shapo_rl.rollout.datamodule import RolloutDataModule, steps_per_process
 
 
@@ -60,10 +60,10 @@ def default_num_envs(steps_per_epoch: int, episode_steps: int) -> int:
 
 
 def resolve(config: TrainConfig, processes: int = 1) -> TrainConfig:
-    """Fill the task's default cost limit and env count (for ``processes`` sharing each epoch),
-    and check names against the registries."""
+    """Fill the algorithm's default config, the task's default cost limit and env count (for
+    ``processes`` sharing each epoch), and check names against the registries."""
     task = get_task(config.env)
-    get_algorithm(config.algo)
+    config = with_algorithm_defaults(config)
     if config.cost_limit is None:
         config = replace(config, cost_limit=task.cost_limit)
     if config.num_envs is None:
@@ -72,30 +72,13 @@ def resolve(config: TrainConfig, processes: int = 1) -> TrainConfig:
     return config
 
 
-def env_dimensions(task: str) -> tuple[int, int]:
-    """(observation dim, action dim) of a task, read from a one-env probe."""
-    probe = make_env(task, num_envs=1, normalize_obs=False)
-    try:
-        return probe.observation_spec["observation"].shape[-1], probe.action_spec.shape[-1]
-    finally:
-        probe.close()
-
-
-def build_module(config: TrainConfig) -> SafePolicyOptimization:
-    obs_dim, act_dim = env_dimensions(config.env)
-    normalizer = ObservationNormalizer(obs_dim) if config.normalize_obs else None
-    return SafePolicyOptimization(config, obs_dim=obs_dim, act_dim=act_dim, cost_limit=config.cost_limit,
-                                  obs_normalizer=normalizer)
-
-
 def load_config(run_dir: Path) -> TrainConfig:
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file():
         raise RunDirectoryError(f"{run_dir} holds no run (no config.yaml)")
     try:
-        data = yaml.safe_load(paths.config.read_text())
-        return TrainConfig.from_dict(data)
-    except (yaml.YAMLError, TypeError, ConfigError) as err:
+        return config_from_dict(yaml.safe_load(paths.config.read_text()))
+    except (yaml.YAMLError, ValueError) as err:
         raise RunDirectoryError(f"{paths.config} is not a valid shapo-rl config: {err}") from None
 
 
@@ -115,26 +98,35 @@ def prepare_run_directory(config: TrainConfig | None, run_dir: Path, *, resume: 
         saved = load_config(paths.root)
         if not paths.last_checkpoint.is_file():
             raise RunDirectoryError(f"{paths.root} has no checkpoint to resume from")
-        meta = read_checkpoint(paths.last_checkpoint)["shapo_rl"]
-        if meta["config"] != saved.to_dict():
+        checkpoint = read_checkpoint(paths.last_checkpoint)
+        if checkpoint_config(checkpoint, paths.last_checkpoint) != saved:
             raise CheckpointError(f"{paths.last_checkpoint} belongs to another configuration than {paths.config}")
         steps_per_process(saved, processes)
         return saved
     config = resolve(config, processes)
     steps_per_process(config, processes)
-    if paths.root.exists() and any(paths.root.iterdir()):
-        if not force:
-            raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
-                                    "or --force to overwrite it")
-        for name in ("config.yaml", "metrics.csv", "checkpoints", "evaluation.csv"):
-            target = paths.root / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    paths.root.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    try:
+        _clear_for_new_run(paths, force)
+        paths.root.mkdir(parents=True, exist_ok=True)
+        paths.config.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    except OSError as err:
+        raise RunDirectoryError(f"cannot write the run directory {paths.root}: {err.strerror or err}") from None
     return config
+
+
+def _clear_for_new_run(paths: RunPaths, force: bool) -> None:
+    """Refuse a directory that holds files, or with ``force`` remove the files of a run from it."""
+    if not (paths.root.exists() and any(paths.root.iterdir())):
+        return
+    if not force:
+        raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
+                                "or --force to overwrite it")
+    for name in ("config.yaml", "metrics.csv", "checkpoints", "evaluation.csv"):
+        target = paths.root / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
 
 
 def device_count(accelerator: str, devices: int | str) -> int:

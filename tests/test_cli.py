@@ -41,7 +41,12 @@ def test_train_then_evaluate_writes_run_directory(tmp_path):
     for column in ("ep_return", "ep_cost", "ep_length", "cost_rate", "total_cost", "lagrange_multiplier", "kl",
                    "epoch_seconds"):
         assert column in rows[0]
-    assert float(rows[1]["total_cost"]) == pytest.approx(float(rows[1]["cost_rate"]) * 400, rel=1e-6)
+    # Each of the 10 envs plays exactly one 20-step episode per 200-step epoch, so an epoch's cost
+    # is its 10 episodes' costs: the counters of the rollout and of the episodes must agree.
+    for previous, row in zip([{"total_cost": "0"}, *rows], rows):
+        epoch_cost = float(row["total_cost"]) - float(previous["total_cost"])
+        assert epoch_cost == pytest.approx(10 * float(row["ep_cost"]), rel=1e-5)
+        assert float(row["ep_cost"]) > 0
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["cost_limit"] == 15.0 and config["algo"] == "trpo-lag"
     assert (out / "checkpoints" / "last.ckpt").is_file()
@@ -53,6 +58,23 @@ def test_train_then_evaluate_writes_run_directory(tmp_path):
     assert float(summary["length_mean"]) == 20.0  # ToyCMDP episodes are truncated at 20 steps
 
 
+@pytest.mark.parametrize("variant", [[], ["--shapo", "fisher", "--critic-sam"]], ids=["vanilla", "shapo"])
+@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
+def test_every_algorithm_trains_and_evaluates(tmp_path, algo, variant):
+    out = tmp_path / "run"
+    result = _train("--algo", algo, *TINY, "--out", str(out), "--set", "critic.update_iters=2", *variant)
+    assert result.exit_code == 0, result.output
+    rows = _rows(out / "metrics.csv")
+    assert [int(r["env_steps"]) for r in rows] == [200, 400]
+    assert all(float(r["kl"]) <= 0.05 for r in rows)
+    if variant:
+        assert all(float(r["shapo_kl"]) <= 1e-5 * (1 + 1e-6) for r in rows)
+    result = runner.invoke(app, ["evaluate", str(out), "--episodes", "2"])
+    assert result.exit_code == 0, result.output
+    (summary,) = _rows(out / "evaluation.csv")
+    assert int(summary["episodes"]) == 2
+
+
 def test_shapo_switches_reach_the_run(tmp_path):
     out = tmp_path / "run"
     result = _train("--algo", "ppo-lag", *TINY, "--out", str(out), "--shapo", "fisher", "--shapo-radius", "1e-3",
@@ -61,7 +83,8 @@ def test_shapo_switches_reach_the_run(tmp_path):
     assert result.exit_code == 0, result.output
     shapo = yaml.safe_load((out / "config.yaml").read_text())["shapo"]
     assert shapo == {"geometry": "fisher", "radius": 1e-3, "schedule": "percentile", "percentile": 0.1,
-                     "critic_sam": True, "critic_sam_rho": 0.02, "critic_sam_on": "cost"}
+                     "cg_iters": 15, "damping": 0.1, "critic_sam": True, "critic_sam_rho": 0.02,
+                     "critic_sam_on": "cost"}
     rows = _rows(out / "metrics.csv")
     # percentile schedule: delta_t = z_p^2 / (2 N_t) with N_t the pairs collected so far
     assert float(rows[1]["shapo_radius"]) == pytest.approx(1.2815515655446004**2 / (2 * 400), rel=1e-9)
@@ -78,6 +101,16 @@ def test_shapo_switches_reach_the_run(tmp_path):
     (["--algo", "trpo-lag", *TINY, "--accelerator", "cpu", "--devices", "3"], "times the number of processes (3)"),
     (["--algo", "trpo-lag", *TINY, "--devices", "0"], "--devices must be a positive count or 'auto'"),
     (["--algo", "trpo-lag", *TINY, "--devices", "auto", "--accelerator", "tpuu"], "unknown accelerator 'tpuu'"),
+    (["--algo", "trpo-lag", *TINY, "--seed", "-1"], "--seed must lie in [0, 2^32)"),
+    (["--algo", "trpo-lag", *TINY, "--cost-limit", "inf"], "--cost-limit must be >= 0 and finite"),
+    (["--algo", "trpo-lag", *TINY, "--cost-limit", "nan"], "--cost-limit must be >= 0 and finite"),
+    (["--algo", "trpo-pid", *TINY, "--set", "pid.kpp=0.05"], "unknown setting 'algorithm.pid.kpp'; did you mean algorithm.pid.kp"),
+    (["--algo", "trpo-lag", *TINY, "--set", "trust_region.max_kl=-1"], "max_kl must be > 0"),
+    (["--algo", "trpo-lag", *TINY, "--set", "trust_region.cg_iters=2.5"], "cg_iters must be an integer"),
+    (["--algo", "trpo-lag", *TINY, "--set", "multiplier=pidd"], "multiplier must be one of none, lagrange, pid"),
+    (["--algo", "trpo-lag", *TINY, "--set", "critic.lr"], "--set expects KEY=VALUE"),
+    (["--algo", "ppo-lag", *TINY, "--set", "trust_region.max_kl=0.02"], "unknown setting 'algorithm.trust_region.max_kl'"),
+    (["--algo", "cpo", *TINY, "--set", "model.hidden_sizes=[64, 0]"], "hidden sizes must be positive"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     result = _train(*args, "--out", str(tmp_path / "run"))
@@ -86,6 +119,32 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert not (tmp_path / "run" / "metrics.csv").exists()
+
+
+def test_unwritable_output_directory_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    for out in ("/proc/shapo-rl-run", str(blocker / "run")):
+        result = _train("--algo", "trpo-lag", *TINY, "--out", out)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith("error: cannot write the run directory")
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert blocker.read_text() == "not a directory"
+
+
+def test_set_reaches_run_and_algorithm_settings_and_config_yaml_records_them(tmp_path):
+    out = tmp_path / "run"
+    result = _train("--algo", "trpo-pid", *TINY, "--out", str(out), "--set", "pid.kp=0.05",
+                    "--set", "trust_region.max_kl=2e-2", "--set", "critic.update_iters=3", "--set", "gae_lambda=0.9",
+                    "--set", "model.hidden_sizes=[16, 16]")
+    assert result.exit_code == 0, result.output
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["algorithm"]["pid"]["kp"] == 0.05 and config["algorithm"]["pid"]["ki"] == 0.01
+    assert config["algorithm"]["multiplier"] == "pid"
+    assert config["algorithm"]["trust_region"]["max_kl"] == 0.02
+    assert config["critic"]["update_iters"] == 3 and config["gae_lambda"] == 0.9
+    assert config["model"]["hidden_sizes"] == [16, 16]
+    assert max(float(r["kl"]) for r in _rows(out / "metrics.csv")) <= 0.02
 
 
 def test_existing_run_is_refused_without_force_and_left_intact(tmp_path):
@@ -105,3 +164,12 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     assert result.exit_code == 2
     assert "not a readable checkpoint" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("target_kl,iterations", [(1e-9, 1), (1e9, 3)])
+def test_ppo_stops_its_epochs_once_the_kl_passes_the_target(tmp_path, target_kl, iterations):
+    out = tmp_path / "run"
+    result = _train("--algo", "ppo-lag", *TINY, "--out", str(out), "--set", "clip.update_iters=3",
+                    "--set", f"clip.target_kl={target_kl}")
+    assert result.exit_code == 0, result.output
+    assert [float(r["actor_iterations"]) for r in _rows(out / "metrics.csv")] == [iterations, iterations]

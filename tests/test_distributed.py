@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from shapo_rl.config import ClipConfig, CriticConfig, ShapoConfig, TrainConfig
+from shapo_rl.algorithms import apply_settings, config_from_dict
+from shapo_rl.config import CriticConfig, ShapoConfig, TrainConfig
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.rollout.datamodule import add_increments, rollout_increment
 
@@ -34,14 +35,10 @@ TIMEOUT = 180  # seconds; a 2-process run whose processes disagree on a collecti
 PER_PROCESS: tuple[str, ...] = ()
 
 
-def _config(algo: str, **overrides) -> TrainConfig:
-    # A small target KL, so that PPO stops early: the decision is taken on the KL averaged over
-    # the processes (taken on each one's own KL, they could stop after different numbers of
-    # iterations and pair up the wrong all-reduces, or hang).
-    return TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * STEPS_PER_EPOCH,
-                       steps_per_epoch=STEPS_PER_EPOCH, num_envs=NUM_ENVS, seed=5,
-                       critic=CriticConfig(update_iters=2), clip=ClipConfig(update_iters=5, target_kl=0.002),
-                       **overrides)
+def _config(algo: str, settings: dict | None = None, **overrides) -> TrainConfig:
+    return apply_settings(TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * STEPS_PER_EPOCH,
+                                      steps_per_epoch=STEPS_PER_EPOCH, num_envs=NUM_ENVS, seed=5,
+                                      critic=CriticConfig(update_iters=2), **overrides), settings or {})
 
 
 def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
@@ -113,8 +110,11 @@ def _run_two_processes(out: Path, config: TrainConfig) -> list[dict]:
 
 # TRPO-Lag with critic SAM (the trust-region step and both SAM passes reduce their
 # autograd.grad results explicitly); PPO-Lag plain (its actor gradients go through DDP's hooks).
+# A small target KL, so that PPO stops early: the decision is taken on the KL averaged over
+# the processes (taken on each one's own KL, they could stop after different numbers of
+# iterations and pair up the wrong all-reduces, or hang).
 CONFIGS = {"trpo-lag-critic-sam": _config("trpo-lag", shapo=ShapoConfig(critic_sam=True)),
-           "ppo-lag": _config("ppo-lag")}
+           "ppo-lag": _config("ppo-lag", {"clip.update_iters": 5, "clip.target_kl": 0.002})}
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS))
@@ -254,4 +254,4 @@ if __name__ == "__main__":  # one process of a 2-process run; Lightning's launch
         train(None, Path(sys.argv[1]) / "run", resume=True, progress=False, accelerator="cpu", devices=2,
               strategy="ddp", threads=1)
     else:
-        _train_and_record(Path(sys.argv[1]), TrainConfig.from_dict(json.loads(sys.argv[2])), devices=2)
+        _train_and_record(Path(sys.argv[1]), config_from_dict(json.loads(sys.argv[2])), devices=2)

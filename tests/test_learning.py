@@ -12,7 +12,8 @@ import csv
 
 import pytest
 
-from shapo_rl.config import ClipConfig, CriticConfig, LagrangeConfig, ShapoConfig, TrainConfig
+from shapo_rl.algorithms import apply_settings
+from shapo_rl.config import CriticConfig, ShapoConfig, TrainConfig
 from shapo_rl.envs import toy_cmdp_optimum
 from shapo_rl.training import train
 
@@ -25,9 +26,11 @@ TOLERANCE = 0.10  # relative, on both return and cost
                                    ShapoConfig(geometry="fisher", radius=1e-3, critic_sam=True)],
                          ids=["vanilla", "shapo"])
 def test_converges_to_the_constrained_optimum(tmp_path, algo, shapo):
-    config = TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * 1000, steps_per_epoch=1000, num_envs=50,
-                         critic=CriticConfig(update_iters=5), clip=ClipConfig(update_iters=10),
-                         lagrange=LagrangeConfig(optimizer="sgd", lr=0.05), shapo=shapo)
+    settings = {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05}
+    if algo == "ppo-lag":
+        settings["clip.update_iters"] = 10
+    config = apply_settings(TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * 1000, steps_per_epoch=1000,
+                                        num_envs=50, critic=CriticConfig(update_iters=5), shapo=shapo), settings)
     run = train(config, tmp_path / "run", progress=False)
     with (run / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))[-LAST:]

@@ -13,13 +13,15 @@ from torch.func import functional_call
 
 from shapo_rl.optim import (
     NonFiniteError,
-    SharpnessAwareOptimizer,
+    SharpnessAwareGradient,
     TrustRegionOptimizer,
     backtracking_line_search,
     fisher_vector_product,
     flat_grad,
     get_flat_params,
+    improves_within,
     natural_gradient_step,
+    set_flat_grads,
     sharpness_aware_gradient,
 )
 
@@ -204,10 +206,11 @@ def test_line_search_takes_the_first_admissible_fraction() -> None:
     def evaluate() -> tuple[Tensor, Tensor]:  # loss improves only once |w| < 0.7; kl = |w|^2
         return torch.tensor(-1.0 if w[0] < 0.7 else 1.0), (w**2).sum()
 
-    result = backtracking_line_search([w], step, evaluate, loss_before=0.0, max_kl=1.0, ratio=0.8)
+    result = backtracking_line_search([w], step, evaluate, improves_within(0.0, 1.0), ratio=0.8)
     assert result.accepted and result.steps_taken == 2 and result.step_fraction == 0.8**2
+    assert result.values == (-1.0, pytest.approx(0.8**4))
     assert torch.equal(w.detach(), 0.8**2 * step)
-    result = backtracking_line_search([w], step, evaluate, loss_before=0.0, max_kl=0.1, max_iters=5)
+    result = backtracking_line_search([w], step, evaluate, improves_within(0.0, 0.1), max_iters=5)
     assert not result.accepted and result.steps_taken == 5
     assert torch.equal(w.detach(), 0.8**2 * step)
 
@@ -243,27 +246,20 @@ def test_euclidean_perturbation_has_norm_rho() -> None:
 def test_radius_zero_reproduces_the_trust_region_update_exactly() -> None:
     a, b = make_problem(3), copy.deepcopy(make_problem(3))
     TrustRegionOptimizer(a.policy.parameters()).step(a.closure, a.kl_fn)
-    base = TrustRegionOptimizer(b.policy.parameters())
-    shapo = SharpnessAwareOptimizer(base, b.policy.parameters(), geometry="fisher", radius=0.0)
-    base_info, info = shapo.step(b.closure, b.kl_fn)
-    assert base_info is not None and base_info.accepted
-    assert info.norm == 0.0 and info.cosine == pytest.approx(1.0)
-    assert params_equal(a.params(), b.params())
+    gradient = SharpnessAwareGradient(b.params(), "fisher", radius=0.0).step(b.closure, b.kl_fn)
+    assert gradient.perturbation.norm == 0.0 and gradient.perturbation.cosine == pytest.approx(1.0)
+    info = TrustRegionOptimizer(b.policy.parameters()).step(b.closure, b.kl_fn, grad=gradient.grad)
+    assert info.accepted and params_equal(a.params(), b.params())
 
 
-def test_radius_zero_reproduces_the_adam_update_exactly() -> None:
-    a, b = make_problem(4), copy.deepcopy(make_problem(4))
-    plain = torch.optim.Adam(a.policy.parameters(), lr=1e-2)
-    shapo = SharpnessAwareOptimizer(
-        torch.optim.Adam(b.policy.parameters(), lr=1e-2), b.policy.parameters(), "fisher", 0.0
-    )
-    for _ in range(3):
-        plain.zero_grad()
-        a.closure().backward()
-        plain.step()
-        assert shapo.step(b.closure, b.kl_fn)[0] is None
-    assert params_equal(a.params(), b.params())
-    assert not params_equal(a.params(), make_problem(4).params())
+def test_no_geometry_gives_the_plain_gradient_without_diagnostics() -> None:
+    problem = make_problem(4)
+    gradient = SharpnessAwareGradient(problem.params(), "none", radius=1e-3).step(problem.closure, problem.kl_fn)
+    assert gradient.perturbation is None
+    assert torch.equal(gradient.grad, flat_grad(problem.closure(), problem.params()))
+    assert gradient.loss == float(problem.closure())
+    with pytest.raises(ValueError, match="geometry"):
+        SharpnessAwareGradient(problem.params(), "sphere")  # type: ignore[arg-type]
 
 
 def test_shapo_trust_region_uses_g_shapo_at_theta() -> None:
@@ -272,14 +268,13 @@ def test_shapo_trust_region_uses_g_shapo_at_theta() -> None:
         a.closure, a.params(), geometry="fisher", radius=1e-3, kl_fn=a.kl_fn
     )
     expected = TrustRegionOptimizer(a.policy.parameters()).step(a.closure, a.kl_fn, grad=g_shapo)
-    base = TrustRegionOptimizer(b.policy.parameters())
-    shapo = SharpnessAwareOptimizer(base, b.params(), "fisher", 1e-3)
-    base_info, info = shapo.step(b.closure, b.kl_fn)
-    assert base_info == expected and base_info.accepted and info.kl <= 1e-3 * (1 + 1e-9)
+    gradient = SharpnessAwareGradient(b.params(), "fisher", 1e-3).step(b.closure, b.kl_fn)
+    info = TrustRegionOptimizer(b.policy.parameters()).step(b.closure, b.kl_fn, grad=gradient.grad)
+    assert info == expected and info.accepted and gradient.perturbation.kl <= 1e-3 * (1 + 1e-9)
     assert params_equal(a.params(), b.params())
 
 
-def test_parameters_bit_identical_when_the_base_rejects_its_step() -> None:
+def test_parameters_bit_identical_when_the_trust_region_rejects_its_step() -> None:
     problem = make_problem(6)
     before = snapshot(problem)
     calls = []
@@ -288,11 +283,9 @@ def test_parameters_bit_identical_when_the_base_rejects_its_step() -> None:
         calls.append(1)
         return problem.closure() + len(calls)
 
-    shapo = SharpnessAwareOptimizer(
-        TrustRegionOptimizer(problem.policy.parameters()), problem.params(), "fisher", 1e-3
-    )
-    base_info, info = shapo.step(never_improving, problem.kl_fn)
-    assert base_info is not None and not base_info.accepted and info.norm > 0
+    gradient = SharpnessAwareGradient(problem.params(), "fisher", 1e-3).step(never_improving, problem.kl_fn)
+    info = TrustRegionOptimizer(problem.policy.parameters()).step(never_improving, problem.kl_fn, grad=gradient.grad)
+    assert not info.accepted and gradient.perturbation.norm > 0
     assert params_equal(problem.params(), before)
 
 
@@ -301,7 +294,8 @@ def test_ppo_minibatch_shapo_with_adam() -> None:
     problem = make_problem(8, n=128)
     radius = 1e-3
     params = problem.params()
-    shapo = SharpnessAwareOptimizer(torch.optim.Adam(params, lr=3e-3), params, "fisher", radius)
+    adam = torch.optim.Adam(params, lr=3e-3)
+    shapo = SharpnessAwareGradient(params, "fisher", radius)
     with torch.no_grad():
         full_before = float(problem.closure())
 
@@ -321,27 +315,52 @@ def test_ppo_minibatch_shapo_with_adam() -> None:
                 return gaussian_kl(anchor_mu, anchor_log_std, mu, log_std).mean()
 
             before = snapshot(problem)
-            _, info = shapo.step(clipped_loss, kl_from_current)
+            gradient = shapo.step(clipped_loss, kl_from_current)
+            assert params_equal(problem.params(), before)
+            info = gradient.perturbation
             assert 0 < info.kl <= radius * (1 + 1e-9) and info.loss_drop > 0
+            set_flat_grads(params, gradient.grad)
+            adam.step()
             assert not params_equal(problem.params(), before)
     with torch.no_grad():
         assert float(problem.closure()) < full_before
 
 
-def test_wrapper_is_a_torch_optimizer_sharing_the_base_state() -> None:
+def test_radius_can_change_between_steps() -> None:
     problem = make_problem(9)
-    base = torch.optim.Adam(problem.policy.parameters(), lr=1e-3)
-    shapo = SharpnessAwareOptimizer(base, problem.params(), "euclidean", 1e-2)
-    assert isinstance(shapo, torch.optim.Optimizer) and shapo.param_groups is base.param_groups
-    shapo.step(problem.closure)
-    state = copy.deepcopy(shapo.state_dict())
-    assert state["param_groups"] == base.state_dict()["param_groups"]
-    assert len(state["state"]) == len(problem.params())
-    shapo.load_state_dict(state)
-    assert shapo.param_groups is base.param_groups and shapo.state is base.state
-    shapo.radius = 0.5 * shapo.radius
-    assert math.isclose(shapo.step(problem.closure)[1].norm, 5e-3, rel_tol=1e-12)
-    with pytest.raises(ValueError, match="geometry"):
-        SharpnessAwareOptimizer(base, problem.params(), "sphere", 1e-2)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="base optimiser's parameters"):
-        SharpnessAwareOptimizer(base, problem.params()[1:], "fisher", 1e-2)
+    shapo = SharpnessAwareGradient(problem.params(), "euclidean", 1e-2)
+    assert math.isclose(shapo.step(problem.closure).perturbation.norm, 1e-2, rel_tol=1e-12)
+    shapo.radius = 5e-3
+    assert math.isclose(shapo.step(problem.closure).perturbation.norm, 5e-3, rel_tol=1e-12)
+
+
+# --- KL checks that only fire where the KL is far from its quadratic model -------------------
+# KL + k KL^2 has the Fisher of KL at theta_old (KL and its gradient vanish there), so the
+# natural-gradient step and the perturbation's eps0 are unchanged, while their true "KL" is larger.
+
+
+def inflated_kl(problem: Problem, factor: float):
+    def kl_fn() -> Tensor:
+        kl = problem.kl_fn()
+        return kl + factor * kl**2
+
+    return kl_fn
+
+
+def test_trust_region_rejects_candidates_whose_kl_exceeds_the_radius() -> None:
+    problem = make_problem(11)
+    assert TrustRegionOptimizer(problem.policy.parameters()).step(problem.closure, problem.kl_fn).backtracks == 0
+    problem = make_problem(11)
+    info = TrustRegionOptimizer(problem.policy.parameters()).step(problem.closure, inflated_kl(problem, 2e3))
+    assert info.accepted and info.backtracks > 0 and info.kl <= 0.01
+
+
+def test_perturbation_backtracks_into_its_kl_ball_and_gives_up_with_eps_zero() -> None:
+    radius = 1e-3
+    problem = make_problem(12)
+    _, _, info = sharpness_aware_gradient(problem.closure, problem.params(), geometry="fisher", radius=radius,
+                                          kl_fn=inflated_kl(problem, 2e3), damping=0.0)
+    assert 0 < info.backtracks < 10 and 0 < info.kl <= radius * (1 + 1e-9)
+    g, g_shapo, info = sharpness_aware_gradient(problem.closure, problem.params(), geometry="fisher", radius=radius,
+                                                kl_fn=inflated_kl(problem, 1e12), damping=0.0)
+    assert info.backtracks == 10 and info.norm == 0.0 and torch.equal(g, g_shapo)

@@ -6,19 +6,22 @@ import pytest
 import torch
 
 from shapo_rl.algorithms import ALGORITHMS
-from shapo_rl.config import ClipConfig, CriticConfig, ShapoConfig, TrainConfig
+from shapo_rl.algorithms import apply_settings
+from shapo_rl.config import CriticConfig, ShapoConfig, TrainConfig
 from shapo_rl.training import train
 
 TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
-SHAPO_COLUMNS = {"shapo_norm", "shapo_kl", "shapo_loss_drop", "shapo_cosine", "shapo_radius", "shapo_percentile"}
+# SHAPO's diagnostics (shapo_norm, shapo_kl, ..., and CPO's shapo_cost_*) exist only with SHAPO on.
 
 
 def _run(tmp_path, name, algo, shapo):
     config = TrainConfig(algo=algo, env="ToyCMDP-v0", steps=400, steps_per_epoch=200, num_envs=10,
-                         critic=CriticConfig(update_iters=2), clip=ClipConfig(update_iters=2), shapo=shapo)
+                         critic=CriticConfig(update_iters=2), shapo=shapo)
+    if "ppo" in algo:
+        config = apply_settings(config, {"clip.update_iters": 2})
     run = train(config, tmp_path / name, progress=False)
     with (run / "metrics.csv").open() as f:
-        rows = [{k: v for k, v in row.items() if k not in TIMING | SHAPO_COLUMNS} for row in csv.DictReader(f)]
+        rows = [{k: v for k, v in row.items() if k not in TIMING and not k.startswith("shapo_")} for row in csv.DictReader(f)]
     state = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]
     return rows, {k: v for k, v in state.items() if k.startswith("policy.")}
 
@@ -43,3 +46,22 @@ def test_positive_radius_changes_the_update_and_logs_its_diagnostics(tmp_path):
         assert float(row["shapo_loss_drop"]) > 0  # the neighbour is pessimistic: the surrogate loss rises
         assert float(row["shapo_norm"]) > 0 and -1 <= float(row["shapo_cosine"]) <= 1
         assert float(row["shapo_radius"]) == 1e-3
+
+
+def _critics(tmp_path, name, shapo):
+    config = TrainConfig(algo="trpo-lag", env="ToyCMDP-v0", steps=200, steps_per_epoch=200, num_envs=10,
+                         critic=CriticConfig(update_iters=2), shapo=shapo)
+    state = torch.load(train(config, tmp_path / name, progress=False) / "checkpoints" / "last.ckpt",
+                       weights_only=False)["state_dict"]
+    return {k: v for k, v in state.items() if k.startswith("critics.")}
+
+
+@pytest.mark.parametrize("on,member", [("reward", 0), ("cost", 1)])
+def test_critic_sam_on_routes_sam_to_that_critic_only(tmp_path, on, member):
+    """One epoch from the same rollout: the critic named by --critic-sam-on (member 0 is V_r, 1 is
+    V_c) leaves plain Adam's weights, the other one keeps them bit for bit."""
+    plain = _critics(tmp_path, "plain", ShapoConfig())
+    sam = _critics(tmp_path, on, ShapoConfig(critic_sam=True, critic_sam_rho=0.05, critic_sam_on=on))
+    other = 1 - member
+    assert all(torch.equal(sam[k][other], plain[k][other]) for k in plain)
+    assert not all(torch.equal(sam[k][member], plain[k][member]) for k in plain)

@@ -1,6 +1,17 @@
-"""Algorithms: a registry of compositions (actor update x constraint), one LightningModule."""
+"""Algorithms on one protocol (``protocol.py``), their registry, and the LightningModule."""
 
 from shapo_rl.algorithms.module import SafePolicyOptimization
-from shapo_rl.algorithms.registry import ALGORITHMS, AlgorithmSpec, UnknownAlgorithmError, get_algorithm
+from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.registry import (
+    ALGORITHMS,
+    AlgorithmEntry,
+    UnknownAlgorithmError,
+    apply_settings,
+    config_from_dict,
+    get_algorithm,
+    with_algorithm_defaults,
+)
 
-__all__ = ["ALGORITHMS", "AlgorithmSpec", "SafePolicyOptimization", "UnknownAlgorithmError", "get_algorithm"]
+__all__ = ["ALGORITHMS", "Algorithm", "AlgorithmEntry", "SafePolicyOptimization", "UnknownAlgorithmError",
+           "UpdateBatch", "UpdateContext", "apply_settings", "config_from_dict", "get_algorithm",
+           "with_algorithm_defaults"]

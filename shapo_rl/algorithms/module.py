@@ -1,17 +1,18 @@
-"""The LightningModule that owns actor, critics and constraint, in manual optimisation.
+"""The LightningModule: the shared work of every algorithm, in manual optimisation.
 
 One training step = one on-policy rollout (an epoch):
-1. GAE for reward and cost (TorchRL, separate critics); reward advantage z-scored, cost centred;
-2. the constraint handler adapts to the rollout's mean episode cost Jc;
-3. the actor follows the combined, z-scored advantage through ``optimizer.step(closure)``
-   (trust region or clipped; SHAPO-wrapped when asked);
-4. both critics regress their GAE targets together, minibatch by minibatch, with Adam (SAM per
-   critic when asked).
-Per-epoch metrics are left in ``epoch_metrics`` for the CSV callback and logged to Lightning.
+1. GAE for reward and cost (TorchRL, separate critics), episode statistics gathered from every
+   process, env-step and cost counters;
+2. the algorithm's ``update`` on the unmerged batch (raw advantages and targets, behaviour
+   log-probs, Jc, the cost limit): it steps its constraint, its actor (gradients through the SHAPO
+   step when asked) and the critics (SAM per critic when asked);
+3. the NaN guard on every parameter, and per-epoch metrics left in ``epoch_metrics`` for the CSV
+   callback and logged to Lightning.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from functools import partial
@@ -23,15 +24,15 @@ from torch import Tensor, nn
 from torchrl.modules import ProbabilisticActor
 
 from shapo_rl import keys
-from shapo_rl.algorithms.actor_updates import ACTOR_UPDATES, PolicyBatch
+from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import get_algorithm
 from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
-from shapo_rl.optim import SAM, SharpnessAwareOptimizer, implied_percentile, make_schedule
+from shapo_rl.optim import SAM, SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
 from shapo_rl.optim.trust_region import NonFiniteError
-from shapo_rl.rollout import AdvantageEstimator, episode_statistics, standardize
+from shapo_rl.rollout import AdvantageEstimator, episode_statistics
 
-CHECKPOINT_FORMAT = "shapo-rl/2"
+CHECKPOINT_FORMAT = "shapo-rl/3"
 
 
 def check_finite(name: str, value: Tensor) -> None:
@@ -47,16 +48,15 @@ class SafePolicyOptimization(L.LightningModule):
         self.automatic_optimization = False
         self.config = config
         self.cost_limit = float(cost_limit)
-        self.spec = get_algorithm(config.algo)
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std)
         self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
-        self.constraint = self.spec.make_constraint(config, self.cost_limit)
+        self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit)
         self.obs_normalizer = obs_normalizer
-        self.actor_update = ACTOR_UPDATES[self.spec.actor_update]()
         self.advantages = AdvantageEstimator(self.critics, gamma=config.gamma, cost_gamma=config.cost_gamma,
                                              lmbda=config.gae_lambda)
         self.radius_schedule = make_schedule(config.shapo.schedule, config.shapo.radius, config.shapo.percentile)
+        self.gradient: SharpnessAwareGradient | None = None  # built with the optimisers (it needs the reduce)
         # Training progress that a resumed run must continue from (saved in state_dict).
         self.register_buffer("env_steps", torch.zeros((), dtype=torch.int64))
         self.register_buffer("total_cost", torch.zeros((), dtype=torch.float64))
@@ -73,25 +73,23 @@ class SafePolicyOptimization(L.LightningModule):
         """Training processes: the trainer's world size, 1 outside a trainer."""
         return 1 if self.trainer is None else self.trainer.world_size
 
-    def _reduce(self) -> Callable[[Tensor], Tensor] | None:
+    def _reduce(self) -> Callable[[Tensor], Tensor]:
         """Mean over processes for values computed with autograd.grad (DDP does not sync those)."""
         if self._processes == 1:
-            return None
+            return identity_reduce
         return partial(self.trainer.strategy.reduce, reduce_op="mean")
 
     def configure_optimizers(self):
         cfg, reduce = self.config, self._reduce()
-        actor = self.actor_update.make_optimizer(self.policy.parameters(), cfg, reduce)
-        if cfg.shapo.geometry != "none":
-            actor = SharpnessAwareOptimizer(actor, self.policy.parameters(), geometry=cfg.shapo.geometry,
-                                            radius=cfg.shapo.radius, damping=cfg.trust_region.damping,
-                                            cg_iters=cfg.trust_region.cg_iters, reduce=reduce)
-
+        shapo = cfg.shapo
+        self.gradient = SharpnessAwareGradient(self.policy.parameters(), shapo.geometry, damping=shapo.damping,
+                                               cg_iters=shapo.cg_iters, reduce=reduce)
         # The L2 penalty l2 ||w||^2 of the critic loss enters as Adam's weight decay (its gradient
         # 2 l2 w); SAM perturbs along the MSE's gradient only. A critic without SAM has radius 0.
-        critics = SAM(self.critics.parameters(), torch.optim.Adam, rho=cfg.shapo.critic_sam_radii(), members=2,
-                      reduce=reduce, lr=cfg.critic.lr, weight_decay=2 * cfg.critic.l2, fused=True)
-        return [actor, critics]
+        critics = SAM(self.critics.parameters(), torch.optim.Adam, rho=shapo.critic_sam_radii(), members=2,
+                      reduce=reduce, lr=cfg.critic.lr,
+                      weight_decay=2 * cfg.critic.l2, fused=True)
+        return [*self.algorithm.configure_optimizers(self.policy, reduce), critics]
 
     # ----------------------------------------------------------------------------- training
     def training_step(self, batch: TensorDictBase, batch_idx: int) -> None:
@@ -104,50 +102,51 @@ class SafePolicyOptimization(L.LightningModule):
         self.env_steps += batch.numel() * self._processes  # every process collects the same number
         self.total_cost += self._sum(batch["next", keys.COST].sum().double())
         self.episodes += episodes["cost"].numel()
-        if episodes["cost"].numel() > 0:
-            self.constraint.update(float(episodes["cost"].mean()))
-
-        flat = batch.reshape(-1)
-        # As in the reference library: the reward advantage is z-scored, the cost advantage only
-        # centred, so the multiplier trades standardised reward against cost in its own units.
-        cost_adv = flat[keys.COST_ADVANTAGE].squeeze(-1)
-        total = None if self._processes == 1 else self._sum  # statistics of all processes' batches
-        adv = self.constraint.combine(standardize(flat[keys.ADVANTAGE].squeeze(-1), total=total),
-                                      standardize(cost_adv, scale=False, total=total))
-        policy_batch = PolicyBatch(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB],
-                                   flat[keys.LOC], flat[keys.SCALE], adv)
+        episode_cost = float(episodes["cost"].mean()) if episodes["cost"].numel() > 0 else math.nan
+        update_batch = UpdateBatch.from_rollout(batch.reshape(-1), episode_cost=episode_cost,
+                                                cost_limit=self.cost_limit)
         with torch.no_grad():  # 0 unless the rollout came from a stale policy
-            policy_lag = (self.policy.distribution(policy_batch.obs).log_prob(policy_batch.actions)
-                          - policy_batch.old_log_prob).abs().max()
+            policy_lag = (self.policy.distribution(update_batch.obs).log_prob(update_batch.actions)
+                          - update_batch.old_log_prob).abs().max()
 
-        actor_opt, critic_opt = self.optimizers()
+        *actor_optimizers, critic_optimizer = self._optimizer_list()
         radius = self.radius_schedule.radius(self.current_epoch, int(self.env_steps))
-        if cfg.shapo.geometry != "none":
-            actor_opt.optimizer.radius = radius
+        self.gradient.radius = radius
+        critic_seconds = 0.0
+
+        def update_critics(data: UpdateBatch) -> dict[str, float]:
+            nonlocal critic_seconds
+            start = time.perf_counter()
+            metrics = self._update_critics(data, critic_optimizer.optimizer)
+            critic_seconds += time.perf_counter() - start
+            return metrics
+
+        context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,
+                                reduce=self._reduce(), total=None if self._processes == 1 else self._sum,
+                                backward=self._backward, update_critics=update_critics)
         start = time.perf_counter()
-        actor_metrics = self.actor_update(self.policy, actor_opt, policy_batch, cfg, backward=self._actor_backward)
-        actor_seconds = time.perf_counter() - start
+        update_metrics = self.algorithm.update(update_batch, context)
+        update_seconds = time.perf_counter() - start
         for name, param in self.policy.named_parameters():
             check_finite(f"actor parameter {name}", param)
 
-        start = time.perf_counter()
-        critic_metrics = self._update_critics(flat, critic_opt.optimizer)
-        critic_seconds = time.perf_counter() - start
-
+        shapo_on = cfg.shapo.geometry != "none"
         self.epoch_metrics = {
             **self._episode_metrics(episodes),
-            "lagrange_multiplier": self.constraint.multiplier,
-            **actor_metrics,
-            **critic_metrics,
+            "lagrange_multiplier": self.algorithm.multiplier,
+            **update_metrics,
             "policy_lag": float(policy_lag),
-            "shapo_radius": radius if cfg.shapo.geometry != "none" else 0.0,
-            "shapo_percentile": (implied_percentile(radius, int(self.env_steps))
-                                 if cfg.shapo.geometry != "none" else float("nan")),
-            "actor_seconds": actor_seconds,
+            "shapo_radius": radius if shapo_on else 0.0,
+            "shapo_percentile": implied_percentile(radius, int(self.env_steps)) if shapo_on else float("nan"),
+            "actor_seconds": update_seconds - critic_seconds,
             "critic_seconds": critic_seconds,
         }
         self.log_dict({k: float(v) for k, v in self.epoch_metrics.items()}, on_step=False, on_epoch=True,
                       batch_size=batch.numel())
+
+    def _optimizer_list(self) -> list:
+        optimizers = self.optimizers()
+        return optimizers if isinstance(optimizers, list) else [optimizers]
 
     def _gather(self, episodes: dict[str, Tensor]) -> dict[str, Tensor]:
         """The episodes of every process (their counts differ: padded with NaN, gathered, unpadded),
@@ -168,13 +167,12 @@ class SafePolicyOptimization(L.LightningModule):
             return value
         return self.trainer.strategy.reduce(value, reduce_op="sum")
 
-    def _actor_backward(self, loss: Tensor) -> None:
-        actor_opt = self.optimizers()[0]
+    def _backward(self, loss: Tensor, optimizer, max_norm: float) -> None:
+        """Lightning's backward (DDP synchronises the gradients), then clip their norm."""
         self.manual_backward(loss)
-        self.clip_gradients(actor_opt, gradient_clip_val=self.config.clip.max_grad_norm,
-                            gradient_clip_algorithm="norm")
+        self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
 
-    def _update_critics(self, flat: TensorDictBase, optimizer: SAM) -> dict[str, float]:
+    def _update_critics(self, batch: UpdateBatch, optimizer: SAM) -> dict[str, float]:
         """Regress V_r and V_c on their GAE targets: ``update_iters`` passes of shuffled minibatches.
 
         Each minibatch step is one ``SAM.step`` on the two critics' MSEs (one per member of the
@@ -184,8 +182,8 @@ class SafePolicyOptimization(L.LightningModule):
         """
         cfg = self.config.critic
         net = self.critics.module.net
-        obs = flat[keys.OBSERVATION]
-        targets = torch.cat([flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET]], dim=-1)  # [N, 2]
+        obs = batch.obs
+        targets = torch.cat([batch.reward_target, batch.cost_target], dim=-1)  # [N, 2]
         totals = torch.zeros(2, dtype=torch.float64)
         steps = 0
         for _ in range(cfg.update_iters):

@@ -1,18 +1,27 @@
-"""The algorithm registry: the single source of truth for CLI choices, `list algos` and tests.
+"""The algorithm registry: the single source of truth for CLI choices, `list algos`, recipes and tests.
 
-An algorithm is a composition of an actor update (trust region or clipped surrogate) and a
-constraint handler; SHAPO and critic SAM are switches on every one of them (``ShapoConfig``),
-never copies.
+An entry names an algorithm class and the config that gives the entry its defaults (``trpo``,
+``trpo-lag`` and ``trpo-pid`` are one class with three penalties). Adding an algorithm is its
+module plus one line here. The functions below build and rebuild a run's configuration with the
+algorithm's config nested in it: every field of both is reachable by ``--set path=value`` (a
+path that is not a run setting is looked up in the algorithm's config, so ``pid.kp`` means
+``algorithm.pid.kp``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any
 
-from shapo_rl.config import TrainConfig
+from shapo_rl import settings
+from shapo_rl.algorithms.cpo import CPO, CPOConfig
+from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
+from shapo_rl.algorithms.protocol import Algorithm
+from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
+from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.lookup import lookup
-from shapo_rl.constraints import ConstraintHandler, LagrangeMultiplier, Unconstrained
 
 
 class UnknownAlgorithmError(ValueError):
@@ -20,31 +29,77 @@ class UnknownAlgorithmError(ValueError):
 
 
 @dataclass(frozen=True)
-class AlgorithmSpec:
+class AlgorithmEntry:
     name: str
-    actor_update: Literal["trust-region", "clipped"]
-    constraint: Literal["none", "lagrange"]
-    description: str
+    algorithm: type[Algorithm]
+    defaults: Any
+    summary: str
+    paper: str
 
-    def make_constraint(self, config: TrainConfig, cost_limit: float) -> ConstraintHandler:
-        if self.constraint == "lagrange":
-            return LagrangeMultiplier(cost_limit, init=config.lagrange.init, lr=config.lagrange.lr,
-                                      optimizer=config.lagrange.optimizer)
-        return Unconstrained()
+    def build(self, config: TrainConfig, cost_limit: float) -> Algorithm:
+        return self.algorithm(config.algorithm, cost_limit=cost_limit)
 
 
-ALGORITHMS: dict[str, AlgorithmSpec] = {
-    spec.name: spec
-    for spec in (
-        AlgorithmSpec("trpo", "trust-region", "none", "TRPO (Schulman et al. 2015), cost ignored"),
-        AlgorithmSpec("trpo-lag", "trust-region", "lagrange",
-                      "TRPO on (A_r - lambda A_c)/(1 + lambda), lambda by gradient ascent on Jc - d"),
-        AlgorithmSpec("ppo", "clipped", "none", "PPO-Clip (Schulman et al. 2017), cost ignored"),
-        AlgorithmSpec("ppo-lag", "clipped", "lagrange",
-                      "PPO-Clip on (A_r - lambda A_c)/(1 + lambda), lambda by gradient ascent on Jc - d"),
+ALGORITHMS: dict[str, AlgorithmEntry] = {
+    entry.name: entry
+    for entry in (
+        AlgorithmEntry("trpo", PenalizedTRPO, TRPOConfig(multiplier="none"),
+                       "natural-gradient trust-region step, cost ignored", "Schulman et al. 2015"),
+        AlgorithmEntry("trpo-lag", PenalizedTRPO, TRPOConfig(multiplier="lagrange"),
+                       "TRPO on (A_r - lambda A_c)/(1 + lambda), lambda by gradient ascent on Jc - d",
+                       "Ray et al. 2019"),
+        AlgorithmEntry("trpo-pid", PenalizedTRPO, TRPOConfig(multiplier="pid"),
+                       "TRPO on (A_r - lambda A_c)/(1 + lambda), lambda by a PID controller on Jc - d",
+                       "Stooke et al. 2020"),
+        AlgorithmEntry("ppo", PenalizedPPO, PPOConfig(multiplier="none"),
+                       "clipped-surrogate minibatch epochs, cost ignored", "Schulman et al. 2017"),
+        AlgorithmEntry("ppo-lag", PenalizedPPO, PPOConfig(multiplier="lagrange"),
+                       "PPO-Clip on (A_r - lambda A_c)/(1 + lambda), lambda by gradient ascent on Jc - d",
+                       "Ray et al. 2019"),
+        AlgorithmEntry("cppo-pid", PenalizedPPO, PPOConfig(multiplier="pid"),
+                       "PPO-Clip on (A_r - lambda A_c)/(1 + lambda), lambda by a PID controller on Jc - d",
+                       "Stooke et al. 2020"),
+        AlgorithmEntry("cpo", CPO, CPOConfig(),
+                       "trust-region step in the linearised cost constraint, solved through its dual",
+                       "Achiam et al. 2017"),
     )
 }
 
 
-def get_algorithm(name: str) -> AlgorithmSpec:
+def get_algorithm(name: str) -> AlgorithmEntry:
     return lookup(ALGORITHMS, name, kind="algorithm", error=UnknownAlgorithmError)
+
+
+def with_algorithm_defaults(config: TrainConfig) -> TrainConfig:
+    """``config`` with the algorithm's registered defaults where it has no algorithm config;
+    an algorithm config of another algorithm is an error."""
+    entry = get_algorithm(config.algo)
+    if config.algorithm is None:
+        return dataclasses.replace(config, algorithm=entry.defaults)
+    if type(config.algorithm) is not type(entry.defaults):
+        raise ConfigError(f"{type(config.algorithm).__name__} is not the config of {config.algo} "
+                          f"({type(entry.defaults).__name__})")
+    return config
+
+
+def apply_settings(config: TrainConfig, assignments: Sequence[str] | Mapping[str, Any]) -> TrainConfig:
+    """``config`` (algorithm defaults filled in) with each ``path=value`` of ``assignments`` (CLI
+    strings, or a mapping of paths to values) set, validated by the config dataclasses; an
+    unknown path names the nearest ones."""
+    config = with_algorithm_defaults(config)
+    run_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    pairs = assignments.items() if isinstance(assignments, Mapping) else map(settings.parse_setting, assignments)
+    for path, value in pairs:
+        if path.split(".")[0] not in run_fields:
+            path = f"algorithm.{path}"
+        config = settings.with_setting(config, path, value)
+    return config
+
+
+def config_from_dict(data: Any) -> TrainConfig:
+    """Rebuild a run's configuration from plain data (config.yaml, a checkpoint's copy)."""
+    if not isinstance(data, dict) or "algo" not in data:
+        raise ConfigError("a run configuration needs at least the key 'algo'")
+    entry = get_algorithm(data["algo"])
+    nested = {"algorithm": type(entry.defaults)} if data.get("algorithm") is not None else {}
+    return settings.from_dict(TrainConfig, data, nested=nested)

@@ -6,6 +6,7 @@ episode cost Jc of the rollout) and ``combine(adv_r, adv_c)`` (the advantage the
 
 from shapo_rl.constraints.base import ConstraintHandler, Unconstrained
 from shapo_rl.constraints.lagrange import LagrangeMultiplier
+from shapo_rl.constraints.penalty import make_penalty
 from shapo_rl.constraints.pid import PIDLagrangian
 
-__all__ = ["ConstraintHandler", "LagrangeMultiplier", "PIDLagrangian", "Unconstrained"]
+__all__ = ["ConstraintHandler", "LagrangeMultiplier", "PIDLagrangian", "Unconstrained", "make_penalty"]

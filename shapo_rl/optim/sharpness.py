@@ -23,15 +23,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from shapo_rl.optim.fisher import Reduce, fisher_vector_product, identity_reduce
-from shapo_rl.optim.parameters import (
-    flat_grad,
-    get_flat_params,
-    optimizer_params,
-    set_flat_grads,
-    set_flat_params,
-)
-from shapo_rl.optim.trust_region import TrustRegionInfo, TrustRegionOptimizer, natural_gradient_step
-from shapo_rl.optim.wrapper import OptimizerWrapper
+from shapo_rl.optim.parameters import flat_grad, get_flat_params, set_flat_params
+from shapo_rl.optim.trust_region import natural_gradient_step
 
 Geometry = Literal["fisher", "euclidean"]
 
@@ -176,60 +169,50 @@ def sharpness_aware_gradient(
     return g, g_shapo, info
 
 
-class SharpnessAwareOptimizer(OptimizerWrapper):
-    """Steps a base optimiser with the SHAPO gradient (Algorithm 1, step 5; Algorithm 4 for PPO).
+@dataclass(frozen=True)
+class ObjectiveGradient:
+    """What :meth:`SharpnessAwareGradient.step` yields: the gradient to step with (g_shapo, or g
+    without a perturbation), the loss L(theta) and the perturbation's diagnostics (None without)."""
 
-    With a :class:`TrustRegionOptimizer` base, g_shapo replaces g in its natural-gradient step,
-    whose Fisher and line search stay at theta on the unperturbed surrogate. With any other
-    torch optimiser (e.g. Adam), g_shapo is written into ``p.grad`` and ``base.step()`` is
-    called. ``params`` must be the base's parameters in order. ``radius`` may be reassigned
-    between updates.
+    grad: Tensor
+    loss: float
+    perturbation: PerturbationInfo | None
+
+
+class SharpnessAwareGradient:
+    """The SHAPO step as a closure-driven gradient transform, for any objective of any algorithm.
+
+    ``step(closure, kl_fn)`` evaluates the loss at theta, perturbs to theta + eps (``"fisher"``:
+    in the KL ball, ``"euclidean"``: in an L2 ball), evaluates the gradient there, restores theta
+    bit-exactly and returns it (Algorithm 1, steps 1-4). With ``geometry="none"`` (or radius 0)
+    it returns the plain gradient of the closure at theta. The algorithm then steps with it:
+    TRPO passes it to the trust-region step at theta, PPO writes it to ``p.grad`` for Adam, CPO
+    perturbs its reward loss and its cost loss separately (each towards a worse value) and
+    solves its dual with both gradients. ``radius`` may change between steps (schedules).
     """
 
-    def __init__(
-        self,
-        base: torch.optim.Optimizer,
-        params: Iterable[Tensor],
-        geometry: Geometry,
-        radius: float,
-        damping: float = 0.1,
-        cg_iters: int = 15,
-        reduce: Reduce | None = None,
-    ) -> None:
-        params = list(params)
-        if [id(p) for p in params] != [id(p) for p in optimizer_params(base)]:
-            raise ValueError("params must be exactly the base optimiser's parameters, in order")
-        if geometry not in get_args(Geometry):
-            raise ValueError(f"geometry must be one of {get_args(Geometry)}, got {geometry!r}")
-        super().__init__(base)
-        self.geometry: Geometry = geometry
+    def __init__(self, params: Iterable[Tensor], geometry: Geometry | Literal["none"], radius: float = 0.0, *,
+                 damping: float = 0.1, cg_iters: int = 15, reduce: Reduce | None = None) -> None:
+        if geometry not in ("none", *get_args(Geometry)):
+            raise ValueError(f"geometry must be none, fisher or euclidean, got {geometry!r}")
+        self.params = list(params)
+        self.geometry = geometry
         self.radius = radius
         self.damping = damping
         self.cg_iters = cg_iters
         self.reduce = reduce or identity_reduce
 
-    def step(  # type: ignore[override]
-        self,
-        closure: Callable[[], Tensor],
-        kl_fn: Callable[[], Tensor] | None = None,
-    ) -> tuple[TrustRegionInfo | None, PerturbationInfo]:
-        """Perturb, take the gradient at theta + eps, restore theta, step the base optimiser."""
-        params = optimizer_params(self)
-        _, g_shapo, info = sharpness_aware_gradient(
-            closure,
-            params,
-            geometry=self.geometry,
-            radius=self.radius,
-            kl_fn=kl_fn,
-            damping=self.damping,
-            cg_iters=self.cg_iters,
-            reduce=self.reduce,
-        )
-        if isinstance(self.base, TrustRegionOptimizer):
-            if kl_fn is None:
-                raise ValueError("a trust-region base optimiser needs kl_fn")
-            return self.base.step(closure, kl_fn, grad=g_shapo), info
-        set_flat_grads(params, g_shapo)
-        self.base.step()
-        return None, info
+    @property
+    def perturbs(self) -> bool:
+        return self.geometry != "none"
 
+    def step(self, closure: Callable[[], Tensor], kl_fn: Callable[[], Tensor] | None = None) -> ObjectiveGradient:
+        if not self.perturbs:
+            with torch.enable_grad():
+                loss = closure()
+                grad = self.reduce(flat_grad(loss, self.params))
+            return ObjectiveGradient(grad, float(self.reduce(loss.detach())), None)
+        _, g_shapo, info = sharpness_aware_gradient(closure, self.params, geometry=self.geometry, radius=self.radius,
+                                                    kl_fn=kl_fn, damping=self.damping, cg_iters=self.cg_iters,
+                                                    reduce=self.reduce)
+        return ObjectiveGradient(g_shapo, info.loss, info)

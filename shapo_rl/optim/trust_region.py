@@ -1,4 +1,4 @@
-"""Natural-gradient trust-region step with backtracking line search (TRPO).
+"""The pieces of a natural-gradient trust-region step: the Lemma 4 step and the backtracking line search.
 
 Convention used throughout the library: a *closure* returns the differentiable surrogate loss
 (to be minimised) at the current parameters and does not call ``backward``; a *kl_fn* returns
@@ -15,13 +15,7 @@ import torch
 from torch import Tensor
 
 from shapo_rl.optim.conjugate_gradient import conjugate_gradient
-from shapo_rl.optim.fisher import Reduce, fisher_vector_product, identity_reduce
-from shapo_rl.optim.parameters import (
-    flat_grad,
-    get_flat_params,
-    optimizer_params,
-    set_flat_params,
-)
+from shapo_rl.optim.parameters import get_flat_params, set_flat_params
 
 
 class NonFiniteError(FloatingPointError):
@@ -60,29 +54,35 @@ def natural_gradient_step(
 
 @dataclass(frozen=True)
 class LineSearchResult:
-    """Outcome of :func:`backtracking_line_search` (loss/kl are those of the accepted point)."""
+    """Outcome of :func:`backtracking_line_search`: ``values`` are ``evaluate()``'s at the accepted
+    point (by convention the surrogate loss first, the mean KL second), empty when none was."""
 
     accepted: bool
     steps_taken: int
     step_fraction: float
-    loss: float
-    kl: float
+    values: tuple[float, ...]
+
+    @property
+    def loss(self) -> float:
+        return self.values[0]
+
+    @property
+    def kl(self) -> float:
+        return self.values[1]
 
 
 def backtracking_line_search(
     params: Iterable[Tensor],
     step: Tensor,
-    evaluate: Callable[[], tuple[Tensor, Tensor]],
-    loss_before: float,
-    max_kl: float,
+    evaluate: Callable[[], tuple[Tensor, ...]],
+    accept: Callable[[tuple[float, ...]], bool],
     ratio: float = 0.8,
     max_iters: int = 15,
 ) -> LineSearchResult:
-    """Move to the first theta + ratio^k step (k = 0..max_iters-1) that improves and stays close.
+    """Move to the first theta + ratio^k step (k = 0..max_iters-1) that ``accept`` admits.
 
-    TRPO's line search: ``evaluate()`` gives (surrogate loss, mean KL) at the current
-    parameters; a candidate is accepted when its loss is strictly below ``loss_before`` and its
-    KL is at most ``max_kl``. If none is, theta is restored bit-exactly and
+    ``evaluate()`` gives the values the predicate judges (surrogate losses, mean KL) at the
+    current parameters. If no candidate is admitted, theta is restored bit-exactly and
     ``steps_taken == max_iters``.
     """
     params = list(params)
@@ -91,100 +91,19 @@ def backtracking_line_search(
         fraction = ratio**k
         set_flat_params(params, theta + fraction * step)
         with torch.no_grad():
-            loss, kl = (float(v) for v in evaluate())
-        if math.isfinite(loss) and loss < loss_before and kl <= max_kl:
-            return LineSearchResult(True, k, fraction, loss, kl)
+            values = tuple(float(v) for v in evaluate())
+        if accept(values):
+            return LineSearchResult(True, k, fraction, values)
     set_flat_params(params, theta)
-    return LineSearchResult(False, max_iters, 0.0, loss_before, 0.0)
+    return LineSearchResult(False, max_iters, 0.0, ())
 
 
-@dataclass(frozen=True)
-class TrustRegionInfo:
-    """Diagnostics of one :meth:`TrustRegionOptimizer.step`."""
+def improves_within(loss_before: float, max_kl: float) -> Callable[[tuple[float, ...]], bool]:
+    """TRPO's acceptance: the surrogate loss (values[0]) strictly below ``loss_before`` and the
+    mean KL (values[1]) at most ``max_kl``."""
 
-    loss_before: float
-    loss_after: float
-    kl: float
-    accepted: bool
-    backtracks: int
-    grad_norm: float
-    step_norm: float
+    def accept(values: tuple[float, ...]) -> bool:
+        loss, kl = values[0], values[1]
+        return math.isfinite(loss) and loss < loss_before and kl <= max_kl
 
-
-class TrustRegionOptimizer(torch.optim.Optimizer):
-    """TRPO update (Schulman et al. 2015; Section 1 of the SHAPO paper) as a torch optimiser.
-
-    One joint trust region over every parameter of every group; the hyper-parameters are read
-    from ``defaults``. ``reduce`` averages gradients, Fisher-vector products and the line-search
-    values across processes so that all of them take the same decision.
-    """
-
-    def __init__(
-        self,
-        params: Iterable[Tensor],
-        max_kl: float = 0.01,
-        cg_iters: int = 15,
-        damping: float = 0.1,
-        backtrack_ratio: float = 0.8,
-        backtrack_iters: int = 15,
-        reduce: Reduce | None = None,
-    ) -> None:
-        if max_kl <= 0:
-            raise ValueError(f"max_kl must be positive, got {max_kl}")
-        if not 0 < backtrack_ratio < 1:
-            raise ValueError(f"backtrack_ratio must lie in (0, 1), got {backtrack_ratio}")
-        if cg_iters < 1 or backtrack_iters < 1:
-            raise ValueError("cg_iters and backtrack_iters must be at least 1")
-        defaults = dict(
-            max_kl=max_kl,
-            cg_iters=cg_iters,
-            damping=damping,
-            backtrack_ratio=backtrack_ratio,
-            backtrack_iters=backtrack_iters,
-        )
-        super().__init__(params, defaults)
-        self.reduce = reduce or identity_reduce
-
-    def step(  # type: ignore[override]
-        self,
-        closure: Callable[[], Tensor],
-        kl_fn: Callable[[], Tensor],
-        grad: Tensor | None = None,
-    ) -> TrustRegionInfo:
-        """One TRPO update from theta; ``grad`` (already reduced) replaces grad L(theta) if given.
-
-        The search direction is the natural gradient of -grad; CG, the Fisher and the line
-        search all use theta and the unperturbed ``closure`` (step 5 of Algorithm 1 of the
-        SHAPO paper, which passes its g_shapo here).
-        """
-        cfg = self.defaults
-        params = optimizer_params(self)
-        with torch.enable_grad():
-            loss = closure()
-            if grad is None:
-                grad = self.reduce(flat_grad(loss, params))
-            fvp = fisher_vector_product(kl_fn, params, cfg["damping"], self.reduce)
-        loss_before = float(self.reduce(loss.detach()))
-        step, _ = natural_gradient_step(-grad, fvp, cfg["max_kl"], cfg["cg_iters"])
-
-        def evaluate() -> tuple[Tensor, Tensor]:
-            return self.reduce(closure().detach()), self.reduce(kl_fn().detach())
-
-        result = backtracking_line_search(
-            params,
-            step,
-            evaluate,
-            loss_before,
-            cfg["max_kl"],
-            cfg["backtrack_ratio"],
-            cfg["backtrack_iters"],
-        )
-        return TrustRegionInfo(
-            loss_before=loss_before,
-            loss_after=result.loss,
-            kl=result.kl,
-            accepted=result.accepted,
-            backtracks=result.steps_taken,
-            grad_norm=float(grad.norm()),
-            step_norm=result.step_fraction * float(step.norm()),
-        )
+    return accept

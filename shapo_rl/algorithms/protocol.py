@@ -1,0 +1,104 @@
+"""The algorithm protocol: what the LightningModule hands an algorithm, and what it gets back.
+
+An algorithm is an ``nn.Module`` (so its multipliers, extra networks and optimiser moments travel
+in checkpoints) built from its frozen config and the cost limit. Once per epoch the module calls
+``update(batch, context)`` with an :class:`UpdateBatch` -- the rollout flattened, with the raw
+reward and cost advantages and value targets, the behaviour policy's log-prob/loc/scale, the
+epoch's Jc and the cost limit -- and logs the named metrics it returns. The algorithm normalises
+and combines advantages itself (:meth:`UpdateContext.standardized` is the shared helper), steps
+its constraint, its actor (gradients through ``context.gradient``, the SHAPO step) and calls
+``context.update_critics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from tensordict import TensorDictBase
+from torch import Tensor, nn
+
+from shapo_rl import keys
+from shapo_rl.models import GaussianPolicy
+from shapo_rl.optim import Reduce, SharpnessAwareGradient
+from shapo_rl.rollout import standardize
+
+
+@dataclass(frozen=True)
+class UpdateBatch:
+    """One epoch's on-policy data, flat over envs and time ([N] or [N, dim])."""
+
+    obs: Tensor
+    actions: Tensor
+    old_log_prob: Tensor
+    old_loc: Tensor
+    old_scale: Tensor
+    reward_advantage: Tensor
+    cost_advantage: Tensor
+    reward_target: Tensor
+    cost_target: Tensor
+    episode_cost: float  # Jc: mean undiscounted cost of the epoch's finished episodes (nan: none finished)
+    cost_limit: float
+
+    @classmethod
+    def from_rollout(cls, flat: TensorDictBase, *, episode_cost: float, cost_limit: float) -> "UpdateBatch":
+        return cls(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB], flat[keys.LOC],
+                   flat[keys.SCALE], flat[keys.ADVANTAGE].squeeze(-1), flat[keys.COST_ADVANTAGE].squeeze(-1),
+                   flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET], episode_cost, cost_limit)
+
+    def __len__(self) -> int:
+        return self.obs.shape[0]
+
+    @property
+    def has_episode_cost(self) -> bool:
+        return math.isfinite(self.episode_cost)
+
+
+@dataclass
+class UpdateContext:
+    """The shared parts an algorithm composes its update from.
+
+    ``optimizers`` are the algorithm's own (from its ``configure_optimizers``, wrapped by
+    Lightning); ``gradient`` is the SHAPO step at this epoch's radius (plain gradients when SHAPO
+    is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
+    ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
+    and clips its norm; ``update_critics(batch)`` regresses both critics on their targets.
+    """
+
+    policy: GaussianPolicy
+    optimizers: list[Any]
+    gradient: SharpnessAwareGradient
+    reduce: Reduce
+    total: Callable[[Tensor], Tensor] | None
+    backward: Callable[[Tensor, Any, float], None]
+    update_critics: Callable[[UpdateBatch], dict[str, float]]
+
+    def standardized(self, batch: UpdateBatch) -> tuple[Tensor, Tensor]:
+        """(z-scored A_r, centred A_c) over the batch of every process, as the reference library:
+        the multiplier then trades standardised reward against cost in its own units."""
+        return (standardize(batch.reward_advantage, total=self.total),
+                standardize(batch.cost_advantage, scale=False, total=self.total))
+
+
+class Algorithm(nn.Module):
+    """Base of every algorithm: holds its config and the cost limit d."""
+
+    def __init__(self, config: Any, *, cost_limit: float) -> None:
+        super().__init__()
+        self.config = config
+        self.cost_limit = float(cost_limit)
+
+    def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce) -> list[torch.optim.Optimizer]:
+        """The actor's optimisers (checkpointed by Lightning); none by default."""
+        return []
+
+    def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
+        raise NotImplementedError
+
+    @property
+    def multiplier(self) -> float:
+        """The current weight of the cost (the ``lagrange_multiplier`` column); 0 when ignored."""
+        return 0.0
