@@ -32,7 +32,8 @@ from torch.utils.data import DataLoader, IterableDataset
 from shapo_rl.algorithms import SafePolicyOptimization
 from shapo_rl.config import ShapoConfig, TrainConfig
 from shapo_rl.rollout.datamodule import RolloutDataModule
-from shapo_rl.training import build_module, resolve
+from shapo_rl.checkpoints import build_module
+from shapo_rl.training import resolve
 
 TASK = "SafetyPointGoal1-v0"
 

@@ -42,7 +42,8 @@ import torch
 from shapo_rl.config import TrainConfig
 from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
 from shapo_rl.rollout.datamodule import RolloutDataModule
-from shapo_rl.training import build_module, resolve, train
+from shapo_rl.checkpoints import build_module
+from shapo_rl.training import resolve, train
 
 TASKS = ("SafetyPointGoal1-v0", "SafetyHopperVelocity-v1")
 

@@ -118,7 +118,7 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
-    assert not (tmp_path / "run" / "metrics.csv").exists()
+    assert not (tmp_path / "run").exists()  # nothing written
 
 
 def test_unwritable_output_directory_is_one_line(tmp_path):

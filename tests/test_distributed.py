@@ -58,6 +58,7 @@ def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
         def on_train_batch_start(batch, batch_idx):
             record["rollouts"].append({"observation": batch[keys.OBSERVATION].clone(),
                                        "action": batch[keys.ACTION].clone(),
+                                       "loc": batch[keys.LOC].clone(), "scale": batch[keys.SCALE].clone(),
                                        "reward": batch["next", keys.REWARD].clone(),
                                        "done": batch["next", keys.DONE].clone()})
 
@@ -113,8 +114,9 @@ def _run_two_processes(out: Path, config: TrainConfig) -> list[dict]:
 # A small target KL, so that PPO stops early: the decision is taken on the KL averaged over
 # the processes (taken on each one's own KL, they could stop after different numbers of
 # iterations and pair up the wrong all-reduces, or hang).
+PPO_ITERATIONS = 5
 CONFIGS = {"trpo-lag-critic-sam": _config("trpo-lag", shapo=ShapoConfig(critic_sam=True)),
-           "ppo-lag": _config("ppo-lag", {"clip.update_iters": 5, "clip.target_kl": 0.002})}
+           "ppo-lag": _config("ppo-lag", {"clip.update_iters": PPO_ITERATIONS, "clip.target_kl": 0.0005})}
 
 
 @pytest.fixture(scope="module", params=list(CONFIGS))
@@ -195,7 +197,32 @@ def test_episodes_of_all_processes_enter_metrics_and_multiplier(ddp_run):
     ended = [sum(int(r["rollouts"][e]["done"].sum()) for r in (first, second)) for e in range(EPOCHS)]
     assert [int(m["episodes"]) for m in first["metrics"]] == ended
     assert [m["lagrange_multiplier"] for m in first["metrics"]] == [m["lagrange_multiplier"] for m in second["metrics"]]
-    assert torch.equal(first["final"]["constraint.value"], second["final"]["constraint.value"])
+    assert torch.equal(first["final"]["algorithm.penalty.value"], second["final"]["algorithm.penalty.value"])
+
+
+def test_ppo_stops_early_on_the_kl_averaged_over_processes(ddp_run):
+    """The early stop fires, and on the mean of the processes' own KLs, which both log."""
+    config, _, ranks = ddp_run
+    if config.algo != "ppo-lag":
+        pytest.skip("PPO only")
+    from shapo_rl.algorithms.losses import mean_kl
+    from shapo_rl.models import GaussianPolicy
+
+    policy = GaussianPolicy(2, 1, config.model.hidden_sizes)
+    iterations = [m["actor_iterations"] for m in ranks[0]["metrics"]]
+    assert [m["actor_iterations"] for m in ranks[1]["metrics"]] == iterations
+    assert min(iterations) < PPO_ITERATIONS
+    for epoch in range(EPOCHS):
+        policy.load_state_dict(ranks[0]["policies"][epoch])
+        own = []
+        for rank in ranks:
+            rollout = rank["rollouts"][epoch]
+            with torch.no_grad():
+                own.append(float(mean_kl(policy, rollout["observation"].reshape(-1, 2),
+                                         rollout["loc"].reshape(-1, 1), rollout["scale"].reshape(-1, 1))))
+        assert ranks[0]["metrics"][epoch]["kl"] == ranks[1]["metrics"][epoch]["kl"]
+        assert ranks[0]["metrics"][epoch]["kl"] == pytest.approx(sum(own) / 2, rel=1e-5)
+        assert own[0] != pytest.approx(own[1], rel=1e-3)
 
 
 def test_killed_two_process_run_resumes_to_the_uninterrupted_result(tmp_path):

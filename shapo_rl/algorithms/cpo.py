@@ -10,6 +10,12 @@ surrogate does not get worse; if none qualifies, no step. Defaults as the refere
 neighbour (g towards lower reward, b towards higher cost), the dual and the line search at
 theta (Section 3 of the SHAPO paper's method). The ``lagrange_multiplier`` column is the dual
 variable nu of the cost constraint.
+
+Departure from the reference library, following the paper: its dual formulas (Achiam et al.,
+Appendix 10.2) are written for the loss gradient, and the reference plugs the reward (ascent)
+gradient's r = g^T F^-1 b into them, which in cases 1-2 with r != 0 no longer solves the QP
+(steps off by up to 0.1 against a generic QP solver on small instances). Here the signs are those
+of the ascent gradient (see :mod:`shapo_rl.optim.cpo_dual`), tested against SLSQP.
 """
 
 from __future__ import annotations

@@ -1,19 +1,21 @@
 """TRPO with the cost as a penalty: ``trpo`` (none), ``trpo-lag`` (Lagrange multiplier by gradient
 ascent on Jc - d; Ray et al. 2019) and ``trpo-pid`` (PID Lagrangian; Stooke et al. 2020).
 
-The actor takes one natural-gradient step (Schulman et al. 2015) on the surrogate of
-(A_r - lambda A_c) / (1 + lambda), A_r z-scored and A_c centred; with SHAPO its gradient is taken
-at the pessimistic neighbour (Algorithm 3 of the SHAPO paper).
+The actor takes one natural-gradient step (Schulman et al. 2015) on the surrogate of the
+combined advantage; with SHAPO its gradient is taken at the pessimistic neighbour (Algorithm 3
+of the SHAPO paper).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from torch import Tensor
+
 from shapo_rl.algorithms.actor_steps import trust_region_step
-from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.penalized import PenalizedAlgorithm
+from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.config import PenaltyConfig, TrustRegionConfig
-from shapo_rl.constraints import make_penalty
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce, TrustRegionOptimizer
 
@@ -25,23 +27,12 @@ class TRPOConfig(PenaltyConfig):
     trust_region: TrustRegionConfig = field(default_factory=TrustRegionConfig)
 
 
-class PenalizedTRPO(Algorithm):
-    def __init__(self, config: TRPOConfig, *, cost_limit: float) -> None:
-        super().__init__(config, cost_limit=cost_limit)
-        self.penalty = make_penalty(config, cost_limit)
-
+class PenalizedTRPO(PenalizedAlgorithm):
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce):
         tr = self.config.trust_region
         return [TrustRegionOptimizer(policy.parameters(), max_kl=tr.max_kl, cg_iters=tr.cg_iters, damping=tr.damping,
                                      backtrack_ratio=tr.backtrack_ratio, backtrack_iters=tr.backtrack_iters,
                                      reduce=reduce)]
 
-    def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
-        if batch.has_episode_cost:
-            self.penalty.update(batch.episode_cost)
-        advantage = self.penalty.combine(*context.standardized(batch))
-        return {**trust_region_step(context, batch, advantage), **context.update_critics(batch)}
-
-    @property
-    def multiplier(self) -> float:
-        return self.penalty.multiplier
+    def actor_step(self, context: UpdateContext, batch: UpdateBatch, advantage: Tensor) -> dict[str, float]:
+        return trust_region_step(context, batch, advantage)
