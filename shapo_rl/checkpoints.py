@@ -35,7 +35,8 @@ def env_dimensions(task: str) -> tuple[int, int]:
 def build_module(config: TrainConfig) -> SafePolicyOptimization:
     """A fresh module for a resolved ``config`` (its cost limit and algorithm config filled in)."""
     obs_dim, act_dim = env_dimensions(config.env)
-    normalizer = ObservationNormalizer(obs_dim) if config.normalize_obs else None
+    normalizer = (ObservationNormalizer(obs_dim, clip=config.obs_clip, std_floor=config.obs_std_floor)
+                  if config.normalize_obs else None)
     return SafePolicyOptimization(config, obs_dim=obs_dim, act_dim=act_dim, cost_limit=config.cost_limit,
                                   obs_normalizer=normalizer)
 

@@ -40,13 +40,28 @@ def _finite(*values: float) -> bool:
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """The Gaussian actor and the KL that measures its steps.
+
+    ``actor_init``: ``"orthogonal"`` (gain sqrt 2 on hidden layers, the output layer scaled to
+    0.01 of gain 1, so the initial mean is about 0) or ``"torch"`` (PyTorch's default layer
+    init, the reference library's). ``kl_reduction``: the KL of a diagonal Gaussian summed over
+    action dimensions (``"sum"``, the true KL) or averaged over them (``"mean"``, the reference
+    library's and the SHAPO authors' code: a radius then means act_dim times more). It applies
+    to the trust region (delta, Fisher-vector products, line search) and to the SHAPO
+    perturbation's KL ball; PPO's early stop keeps the summed KL, as the reference library.
+    """
+
     hidden_sizes: tuple[int, ...] = (64, 64)
     init_log_std: float = -0.5
+    actor_init: Literal["orthogonal", "torch"] = "orthogonal"
+    kl_reduction: Literal["sum", "mean"] = "sum"
 
     def __post_init__(self):
         require(len(self.hidden_sizes) > 0 and all(h > 0 for h in self.hidden_sizes),
                 f"hidden sizes must be positive, got {self.hidden_sizes}")
         require(_finite(self.init_log_std), f"init_log_std must be finite, got {self.init_log_std}")
+        require(self.actor_init in ("orthogonal", "torch"), f"actor_init must be orthogonal or torch, got {self.actor_init!r}")
+        require(self.kl_reduction in ("sum", "mean"), f"kl_reduction must be sum or mean, got {self.kl_reduction!r}")
 
 
 @dataclass(frozen=True)
@@ -86,15 +101,21 @@ class ClipConfig:
 
 @dataclass(frozen=True)
 class CriticConfig:
+    """Critic regression; ``max_grad_norm`` clips each critic's gradient norm (None: no clip; the
+    reference library clips at 40)."""
+
     lr: float = 1e-3
     update_iters: int = 10
     minibatch_size: int = 128
     l2: float = 0.001
+    max_grad_norm: float | None = None
 
     def __post_init__(self):
         require(0 < self.lr < math.inf and self.update_iters > 0 and self.minibatch_size > 0,
                 "critic lr, update iterations and minibatch size must be > 0")
         require(0 <= self.l2 < math.inf, f"critic l2 must be >= 0, got {self.l2}")
+        require(self.max_grad_norm is None or 0 < self.max_grad_norm < math.inf,
+                f"critic max_grad_norm must be > 0, got {self.max_grad_norm}")
 
 
 @dataclass(frozen=True)
@@ -200,6 +221,9 @@ class TrainConfig:
     cost_gamma: float = 0.99
     gae_lambda: float = 0.95
     normalize_obs: bool = True
+    obs_clip: float = 10.0  # normalised observations are clipped to [-obs_clip, obs_clip] (reference: 5)
+    obs_std_floor: float = 0.0  # their std is floored here (reference: 1e-2); 0: sqrt(var + 1e-8)
+    episode_cost_window: int = 0  # Jc over the last N episodes (reference: 50); 0: the epoch's episodes
     model: ModelConfig = field(default_factory=ModelConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
@@ -218,6 +242,9 @@ class TrainConfig:
         require(0 <= self.seed < 2**32, f"--seed must lie in [0, 2^32), got {self.seed}")
         require(0 < self.gamma <= 1 and 0 < self.cost_gamma <= 1 and 0 <= self.gae_lambda <= 1,
                 "gamma and cost gamma must lie in (0, 1], GAE lambda in [0, 1]")
+        require(0 < self.obs_clip < math.inf and 0 <= self.obs_std_floor < math.inf,
+                "obs_clip must be > 0 and obs_std_floor >= 0")
+        require(self.episode_cost_window >= 0, f"episode_cost_window must be >= 0, got {self.episode_cost_window}")
         require(self.algorithm is None or dataclasses.is_dataclass(self.algorithm),
                 f"algorithm settings must be an algorithm config, got {type(self.algorithm).__name__}")
 

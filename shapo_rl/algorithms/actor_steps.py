@@ -21,9 +21,10 @@ def surrogate(policy: GaussianPolicy, batch: UpdateBatch, advantage: Tensor) -> 
     return partial(surrogate_loss, policy, batch.obs, batch.actions, batch.old_log_prob, advantage)
 
 
-def kl_to_behaviour(policy: GaussianPolicy, batch: UpdateBatch) -> Callable[[], Tensor]:
+def kl_to_behaviour(context: UpdateContext, batch: UpdateBatch) -> Callable[[], Tensor]:
     """kl_fn: mean KL(pi_old || pi_theta) over the batch, differentiable in theta."""
-    return partial(mean_kl, policy, batch.obs, batch.old_loc, batch.old_scale)
+    return partial(mean_kl, context.policy, batch.obs, batch.old_loc, batch.old_scale,
+                   reduction=context.kl_reduction)
 
 
 def perturbation_metrics(infos: list[PerturbationInfo | None], prefix: str = "shapo") -> dict[str, float]:
@@ -41,7 +42,7 @@ def trust_region_step(context: UpdateContext, batch: UpdateBatch, advantage: Ten
     step, then the natural-gradient step and line search at theta (the actor's
     ``TrustRegionOptimizer``)."""
     closure = surrogate(context.policy, batch, advantage)
-    kl_fn = kl_to_behaviour(context.policy, batch)
+    kl_fn = kl_to_behaviour(context, batch)
     gradient = context.gradient.step(closure, kl_fn)
     info = context.optimizers[0].step(closure=closure, kl_fn=kl_fn, grad=gradient.grad)
     return {"actor_loss": info.loss_after, "kl": info.kl, "trust_region_accepted": float(info.accepted),
@@ -49,8 +50,8 @@ def trust_region_step(context: UpdateContext, batch: UpdateBatch, advantage: Ten
 
 
 def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor, config: ClipConfig) -> dict[str, float]:
-    """PPO-Clip epochs of Adam minibatch steps, stopped once the batch KL (mean over processes)
-    exceeds its target.
+    """PPO-Clip epochs of Adam minibatch steps, stopped once the batch KL (summed over action
+    dimensions as the reference library's, averaged over processes) exceeds its target.
 
     With SHAPO (Algorithm 4 of the paper) each minibatch step takes g_shapo on that minibatch,
     its KL ball anchored at the policy of the step (which has left pi_old after the first
@@ -71,7 +72,8 @@ def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor
             if context.gradient.perturbs:
                 with torch.no_grad():
                     anchor = policy(obs)
-                gradient = context.gradient.step(closure, partial(mean_kl, policy, obs, *anchor))
+                gradient = context.gradient.step(closure, partial(mean_kl, policy, obs, *anchor,
+                                                                  reduction=context.kl_reduction))
                 set_flat_grads(params, gradient.grad)
                 optimizer.step()
                 perturbations.append(gradient.perturbation)

@@ -52,7 +52,7 @@ class CPO(Algorithm):
         policy, params = context.policy, list(context.policy.parameters())
         reward_loss = surrogate(policy, batch, adv_r)  # -mean[r_t A_r]
         cost_loss = surrogate(policy, batch, -adv_c)  # the cost surrogate mean[r_t A_c]
-        kl_fn = kl_to_behaviour(policy, batch)
+        kl_fn = kl_to_behaviour(context, batch)
         reward = context.gradient.step(reward_loss, kl_fn)
         cost = context.gradient.step(cost_loss, kl_fn)
         with torch.enable_grad():

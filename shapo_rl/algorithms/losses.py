@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 from torch.distributions import Independent, Normal, kl_divergence
@@ -27,7 +29,14 @@ def clipped_surrogate_loss(policy: GaussianPolicy, obs: Tensor, actions: Tensor,
     return -torch.min(ratio * advantage, ratio.clamp(1.0 - clip, 1.0 + clip) * advantage).mean()
 
 
-def mean_kl(policy: GaussianPolicy, obs: Tensor, old_loc: Tensor, old_scale: Tensor) -> Tensor:
-    """Mean over states of KL(pi_old(.|s) || pi_theta(.|s)); its Hessian at theta_old is the Fisher."""
+def mean_kl(policy: GaussianPolicy, obs: Tensor, old_loc: Tensor, old_scale: Tensor,
+            reduction: Literal["sum", "mean"] = "sum") -> Tensor:
+    """Mean over states of KL(pi_old(.|s) || pi_theta(.|s)); its Hessian at theta_old is the Fisher.
+
+    The KL of the diagonal Gaussians is summed over action dimensions (``"sum"``) or averaged
+    over them (``"mean"``, i.e. divided by the action dimension)."""
     old = Independent(Normal(old_loc, old_scale), 1)
-    return kl_divergence(old, policy.distribution(obs)).mean()
+    kl = kl_divergence(old, policy.distribution(obs))
+    if reduction == "mean":
+        kl = kl / old_loc.shape[-1]
+    return kl.mean()

@@ -31,8 +31,10 @@ from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
 from shapo_rl.optim import SAM, SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
 from shapo_rl.optim.trust_region import NonFiniteError
 from shapo_rl.rollout import AdvantageEstimator, episode_statistics
+from shapo_rl.rollout.episode_window import EpisodeWindow
 
 CHECKPOINT_FORMAT = "shapo-rl/3"
+LOG_WINDOW = 50  # episodes behind the ep_return_last50 / ep_cost_last50 columns (the reference's logs)
 
 
 def check_finite(name: str, value: Tensor) -> None:
@@ -49,7 +51,7 @@ class SafePolicyOptimization(L.LightningModule):
         self.config = config
         self.cost_limit = float(cost_limit)
         hidden = config.model.hidden_sizes
-        self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std)
+        self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std, config.model.actor_init)
         self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
         self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit)
         self.obs_normalizer = obs_normalizer
@@ -61,6 +63,7 @@ class SafePolicyOptimization(L.LightningModule):
         self.register_buffer("env_steps", torch.zeros((), dtype=torch.int64))
         self.register_buffer("total_cost", torch.zeros((), dtype=torch.float64))
         self.register_buffer("episodes", torch.zeros((), dtype=torch.int64))
+        self.recent_episodes = EpisodeWindow(max(LOG_WINDOW, config.episode_cost_window))
         self.epoch_metrics: dict[str, float] = {}
 
     def make_collection_policy(self) -> ProbabilisticActor:
@@ -87,7 +90,7 @@ class SafePolicyOptimization(L.LightningModule):
         # The L2 penalty l2 ||w||^2 of the critic loss enters as Adam's weight decay (its gradient
         # 2 l2 w); SAM perturbs along the MSE's gradient only. A critic without SAM has radius 0.
         critics = SAM(self.critics.parameters(), torch.optim.Adam, rho=shapo.critic_sam_radii(), members=2,
-                      reduce=reduce, lr=cfg.critic.lr,
+                      reduce=reduce, max_grad_norm=cfg.critic.max_grad_norm, lr=cfg.critic.lr,
                       weight_decay=2 * cfg.critic.l2, fused=True)
         return [*self.algorithm.configure_optimizers(self.policy, reduce), critics]
 
@@ -102,7 +105,11 @@ class SafePolicyOptimization(L.LightningModule):
         self.env_steps += batch.numel() * self._processes  # every process collects the same number
         self.total_cost += self._sum(batch["next", keys.COST].sum().double())
         self.episodes += episodes["cost"].numel()
-        episode_cost = float(episodes["cost"].mean()) if episodes["cost"].numel() > 0 else math.nan
+        self.recent_episodes.add(episodes["return"], episodes["cost"])
+        if cfg.episode_cost_window > 0:  # Jc over the last episodes, as the reference library
+            episode_cost = self.recent_episodes.mean(cfg.episode_cost_window)[1]
+        else:
+            episode_cost = float(episodes["cost"].mean()) if episodes["cost"].numel() > 0 else math.nan
         update_batch = UpdateBatch.from_rollout(batch.reshape(-1), episode_cost=episode_cost,
                                                 cost_limit=self.cost_limit)
         with torch.no_grad():  # 0 unless the rollout came from a stale policy
@@ -123,7 +130,8 @@ class SafePolicyOptimization(L.LightningModule):
 
         context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,
                                 reduce=self._reduce(), total=None if self._processes == 1 else self._sum,
-                                backward=self._backward, update_critics=update_critics)
+                                backward=self._backward, update_critics=update_critics,
+                                kl_reduction=cfg.model.kl_reduction)
         start = time.perf_counter()
         update_metrics = self.algorithm.update(update_batch, context)
         update_seconds = time.perf_counter() - start
@@ -207,6 +215,7 @@ class SafePolicyOptimization(L.LightningModule):
         have = costs.numel() > 0
         quantile = lambda q: float(torch.quantile(costs.double(), q)) if have else nan  # noqa: E731
         env_steps = int(self.env_steps)
+        last_return, last_cost = self.recent_episodes.mean(LOG_WINDOW)
         return {
             "epoch": self.current_epoch,
             "env_steps": env_steps,
@@ -220,6 +229,8 @@ class SafePolicyOptimization(L.LightningModule):
             "ep_cost_p95": quantile(0.95),
             "ep_cost_p99": quantile(0.99),
             "violation_rate": float((costs > self.cost_limit).double().mean()) if have else nan,
+            f"ep_return_last{LOG_WINDOW}": last_return,
+            f"ep_cost_last{LOG_WINDOW}": last_cost,
         }
 
     # ----------------------------------------------------------------------------- checkpoints

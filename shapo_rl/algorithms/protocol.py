@@ -65,7 +65,8 @@ class UpdateContext:
     Lightning); ``gradient`` is the SHAPO step at this epoch's radius (plain gradients when SHAPO
     is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
     ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
-    and clips its norm; ``update_critics(batch)`` regresses both critics on their targets.
+    and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
+    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL.
     """
 
     policy: GaussianPolicy
@@ -75,6 +76,7 @@ class UpdateContext:
     total: Callable[[Tensor], Tensor] | None
     backward: Callable[[Tensor, Any, float], None]
     update_critics: Callable[[UpdateBatch], dict[str, float]]
+    kl_reduction: str = "sum"
 
     def standardized(self, batch: UpdateBatch) -> tuple[Tensor, Tensor]:
         """(z-scored A_r, centred A_c) over the batch of every process, as the reference library:

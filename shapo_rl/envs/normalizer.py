@@ -29,7 +29,12 @@ def merge_moments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor, n: 
 
 
 class ObservationNormalizer(Transform):
-    """Normalise ``"observation"`` to ``clip((x - mean) / sqrt(var + eps), -clip, clip)``.
+    """Normalise ``"observation"`` to ``clip((x - mean) / std, -clip, clip)`` with
+    ``std = max(sqrt(var + eps), std_floor)``.
+
+    Defaults: clip 10, no floor. The reference library clips at 5 and floors the std at 1e-2, which
+    matters for near-constant inputs (SafetyPointGoal1-v0 has lidar bins with std ~1e-3, which
+    sqrt(var + eps) would blow up a thousandfold).
 
     Statistics are the exact running mean and population variance of every observation seen
     (Chan et al.'s parallel Welford update, in float64), kept in the buffers ``count``,
@@ -48,10 +53,12 @@ class ObservationNormalizer(Transform):
         key: str = keys.OBSERVATION,
         clip: float = 10.0,
         eps: float = 1e-8,
+        std_floor: float = 0.0,
     ) -> None:
         super().__init__(in_keys=[key], out_keys=[key])
         self.clip = clip
         self.eps = eps
+        self.std_floor = std_floor
         self.frozen = False
         size = () if shape is None else torch.Size([shape] if isinstance(shape, int) else shape)
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
@@ -88,7 +95,10 @@ class ObservationNormalizer(Transform):
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` with the current statistics (no update)."""
-        out = (x.to(torch.float64) - self.mean) / torch.sqrt(self.var + self.eps)
+        std = torch.sqrt(self.var + self.eps)
+        if self.std_floor > 0:
+            std = std.clamp_min(self.std_floor)
+        out = (x.to(torch.float64) - self.mean) / std
         return out.clamp(-self.clip, self.clip).to(torch.float32)
 
     def _apply_transform(self, obs: torch.Tensor) -> torch.Tensor:

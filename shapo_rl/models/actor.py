@@ -22,11 +22,15 @@ from shapo_rl.models.critic import mlp
 class GaussianPolicy(nn.Module):
     """``s -> (mu(s), sigma)``, with sigma = exp(log_std) shared across states."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], init_log_std: float = -0.5):
+    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], init_log_std: float = -0.5,
+                 init: str = "orthogonal"):
+        """``init``: ``"orthogonal"`` with the output layer scaled by 0.01 (initial means about 0,
+        as in PPO's reference implementations), or ``"torch"``: PyTorch's default layer init."""
         super().__init__()
-        self.mean = mlp(obs_dim, act_dim, hidden_sizes)
-        with torch.no_grad():  # small initial means, as in the reference implementations
-            self.mean[-1].weight.mul_(0.01)
+        self.mean = mlp(obs_dim, act_dim, hidden_sizes, orthogonal=init == "orthogonal")
+        if init == "orthogonal":
+            with torch.no_grad():
+                self.mean[-1].weight.mul_(0.01)
         self.log_std = nn.Parameter(torch.full((act_dim,), float(init_log_std)))
 
     def forward(self, observation: Tensor) -> tuple[Tensor, Tensor]:

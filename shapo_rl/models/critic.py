@@ -26,14 +26,16 @@ def _orthogonal_linear(fan_in: int, fan_out: int, gain: float) -> nn.Linear:
     return linear
 
 
-def mlp(in_dim: int, out_dim: int, hidden_sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
+def mlp(in_dim: int, out_dim: int, hidden_sizes: Sequence[int], activation: type[nn.Module] = nn.Tanh,
+        orthogonal: bool = True) -> nn.Sequential:
     """A plain multilayer perceptron ``in_dim -> hidden... -> out_dim`` with orthogonal init
-    (gain sqrt 2 on hidden layers, 1 on the head)."""
+    (gain sqrt 2 on hidden layers, 1 on the head, zero biases), or PyTorch's default layer init."""
+    linear = _orthogonal_linear if orthogonal else lambda fan_in, fan_out, gain: nn.Linear(fan_in, fan_out)
     layers: list[nn.Module] = []
     sizes = [in_dim, *hidden_sizes]
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-        layers += [_orthogonal_linear(fan_in, fan_out, 2**0.5), activation()]
-    layers.append(_orthogonal_linear(sizes[-1], out_dim, 1.0))
+        layers += [linear(fan_in, fan_out, 2**0.5), activation()]
+    layers.append(linear(sizes[-1], out_dim, 1.0))
     return nn.Sequential(*layers)
 
 

@@ -30,6 +30,8 @@ class SAM(OptimizerWrapper):
     with ``members``, one per member; a zero radius or a zero gradient leaves that member
     unperturbed, and where no member is perturbed there is no second pass: ``rho = 0`` is
     exactly the base optimiser. Gradients go through ``reduce`` (the mean over processes).
+    ``max_grad_norm`` clips the norm of the gradient the base steps with, per member, as
+    ``torch.nn.utils.clip_grad_norm_`` does for one model (None: no clipping).
     """
 
     def __init__(
@@ -40,10 +42,12 @@ class SAM(OptimizerWrapper):
         *,
         members: int | None = None,
         reduce: Reduce | None = None,
+        max_grad_norm: float | None = None,
         **base_kwargs: Any,
     ) -> None:
         super().__init__(base_optimizer_cls(params, **base_kwargs))
         self.members = members
+        self.max_grad_norm = max_grad_norm
         self.reduce = reduce or identity_reduce
         self.rho = rho
 
@@ -71,23 +75,28 @@ class SAM(OptimizerWrapper):
         flat = self.reduce(torch.cat([g.reshape(-1) for g in grads]))
         return [chunk.view_as(p) for chunk, p in zip(flat.split([p.numel() for p in params]), params)]
 
+    def _norms(self, grads: list[Tensor]) -> Tensor:
+        """||g||_2 over all parameters, or per member (``[members]``)."""
+        if self.members is None:
+            return sum(g.square().sum() for g in grads).reshape(1).sqrt()
+        return torch.stack([g.reshape(self.members, -1).square().sum(1) for g in grads]).sum(0).sqrt()
+
+    def _scaled(self, grads: list[Tensor], scale: Tensor) -> list[Tensor]:
+        if self.members is None:
+            return [g * scale for g in grads]
+        return [g * scale.view(-1, *[1] * (g.dim() - 1)) for g in grads]
+
     @torch.no_grad()
     def ascent(self, grads: list[Tensor]) -> list[Tensor] | None:
         """eps = rho g / ||g|| (per member with ``members``); None where every eps is zero."""
         if not self._perturbs:
             return None
-        if self.members is None:
-            squares = sum(g.square().sum() for g in grads).reshape(1)
-        else:
-            squares = torch.stack([g.reshape(self.members, -1).square().sum(1) for g in grads]).sum(0)
-        norms = squares.sqrt()
+        norms = self._norms(grads)
         rho = self._rho.to(norms.dtype)
         scale = torch.where(norms > 0, rho / norms.clamp_min(torch.finfo(norms.dtype).tiny), 0.0)
         if not scale.any():
             return None
-        if self.members is None:
-            return [g * scale for g in grads]
-        return [g * scale.view(-1, *[1] * (g.dim() - 1)) for g in grads]
+        return self._scaled(grads, scale)
 
     def step(self, closure: Callable[[], Tensor]) -> Tensor:  # type: ignore[override]
         """One SAM update; returns the (detached) loss at the unperturbed weights."""
@@ -106,6 +115,9 @@ class SAM(OptimizerWrapper):
             finally:
                 with torch.no_grad():
                     torch._foreach_copy_(params, saved)
+        if self.max_grad_norm is not None:
+            with torch.no_grad():
+                grads = self._scaled(grads, (self.max_grad_norm / (self._norms(grads) + 1e-6)).clamp_max(1.0))
         for p, g in zip(params, grads):
             p.grad = g
         self.base.step()
