@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench-throughput bench-shapo clean
+.PHONY: setup demo test bench-throughput bench-shapo bench-parity clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-throughput: $(STAMP)
 
 bench-shapo: $(STAMP)
 	$(BIN)/python benchmarks/shapo_update_time.py
+
+bench-parity: $(STAMP)
+	$(BIN)/python benchmarks/parity.py
 
 clean:
 	rm -rf $(VENV) runs

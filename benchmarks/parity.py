@@ -1,0 +1,56 @@
+"""Learning parity with the reference library: which of its learning details matter, measured.
+
+TRPO-Lag with today's defaults, with each of the reference library's details switched alone, and
+with all of them, on each task and seed; then per task and variant the mean and standard error
+over seeds of the last epoch's return and cost, over the epoch's episodes and over the last 50
+episodes (the window the reference library logs). Finished runs in ``--out`` are reused.
+
+    python benchmarks/parity.py                                   # 2 tasks x 8 variants x 3 seeds, 200k steps
+    python benchmarks/parity.py --tasks SafetyPointGoal1-v0 --variants today all --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from shapo_rl.launch import last_epoch_summary, markdown_table, run_grid
+
+# Each difference as the settings that switch it to the reference library's value.
+DIFFERENCES = {
+    "log_std_0": ["model.init_log_std=0"],  # sigma 1 at the start, not 0.61
+    "torch_init": ["model.actor_init=torch"],  # PyTorch's default layer init, not orthogonal with a 0.01 head
+    "kl_mean": ["model.kl_reduction=mean"],  # KL averaged over action dimensions (a 2-D action doubles delta)
+    "normaliser": ["obs_clip=5", "obs_std_floor=0.01"],  # clip 5, std floored at 1e-2
+    "jc_window": ["episode_cost_window=50"],  # Jc over the last 50 episodes
+    "critic_clip": ["critic.max_grad_norm=40"],  # critic gradients clipped at norm 40
+}
+VARIANTS = {"today": [], **DIFFERENCES, "all": [s for settings in DIFFERENCES.values() for s in settings]}
+METRICS = ("ep_return", "ep_cost", "ep_return_last50", "ep_cost_last50")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["SafetyPointGoal1-v0", "SafetyHopperVelocity-v1"])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time")
+    parser.add_argument("--out", type=Path, default=Path("runs/parity"))
+    args = parser.parse_args()
+
+    grid = {}
+    for task in args.tasks:
+        for variant in args.variants:
+            for seed in args.seeds:
+                settings = [arg for setting in VARIANTS[variant] for arg in ("--set", setting)]
+                grid[f"{task}-{variant}-seed{seed}"] = ["--algo", "trpo-lag", "--env", task, "--steps", str(args.steps),
+                                                        "--cost-limit", "25", "--seed", str(seed), *settings]
+    runs = run_grid(grid, args.out, jobs=args.jobs)
+    groups = {f"{task} {variant}": [runs[f"{task}-{variant}-seed{seed}"] for seed in args.seeds]
+              for task in args.tasks for variant in args.variants}
+    print(markdown_table(last_epoch_summary(groups, METRICS), METRICS))
+
+
+if __name__ == "__main__":
+    main()
