@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from shapo_rl.envs import make_env
 from shapo_rl.envs.discovery import make_registered
 from shapo_rl.envs.skybox import TINY_SKYBOX, replace_skybox, without_skybox
 
@@ -64,3 +65,15 @@ def test_skybox_free_worlds_step_identically(task: str) -> None:
 @pytest.mark.parametrize("task", NAVIGATION)
 def test_skybox_free_worlds_step_identically_200_seeds(task: str) -> None:
     _assert_identical(task, seeds=range(SLOW_SEEDS))
+
+
+def test_envs_that_render_keep_the_sky() -> None:
+    def texels(render_mode):
+        env = make_env("SafetyPointGoal1-v0", num_envs=1, workers=0, render_mode=render_mode)
+        env.reset()
+        try:
+            return env.base_env._local.envs[0].unwrapped.task.world.model.ntexdata
+        finally:
+            env.close()
+
+    assert texels(None) < 1e6 < 1e8 < texels("rgb_array")
