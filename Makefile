@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test bench-throughput bench-shapo bench-parity clean
+.PHONY: setup demo test test-slow bench-throughput bench-shapo bench-parity clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests
+
+# The long checks (marked slow): skybox-free worlds step identically for 200 seeds per task.
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest tests -m slow
 
 bench-throughput: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import functools
 import sys
+import textwrap
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -146,23 +147,47 @@ def evaluate(
     console.print(table)
 
 
+def print_listing(columns: list[str], rows: list[list[str]], width: int | None = None) -> None:
+    """Print a listing whose names and values never truncate: aligned columns, and in a terminal
+    of ``width`` columns the last one (the description) wraps under itself; piped (no
+    ``width``), plain text with one row per line."""
+    widths = [max(len(x) for x in column) for column in zip(columns, *rows)]
+    indent = sum(w + 2 for w in widths[:-1])
+    room = max(20, width - indent) if width else None
+    for row in [columns, *rows]:
+        head = "".join(x.ljust(w + 2) for x, w in zip(row[:-1], widths))
+        lines = textwrap.wrap(row[-1], room) if room else [row[-1]]
+        typer.echo(head + lines[0] if lines else head.rstrip())
+        for line in lines[1:]:
+            typer.echo(" " * indent + line)
+
+
 @app.command("list")
 @user_errors
-def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> None:
-    """List the registered algorithms or tasks."""
+def list_(
+    what: Annotated[Listing, typer.Argument(help="algos or envs")],
+    all_: Annotated[bool, typer.Option("--all", help="envs: every safety-gymnasium and gymnasium id that resolves "
+                                                     "(builds each once: about 20 s), not only the curated ones.")] = False,
+) -> None:
+    """List the registered algorithms or tasks (piped: plain text, one per line)."""
+    width = console.width if console.is_terminal else None
     if what is Listing.algos:
         from shapo_rl.algorithms import ALGORITHMS
 
-        table = Table("algorithm", "paper", "description")
-        for entry in ALGORITHMS.values():
-            table.add_row(entry.name, entry.paper, entry.summary)
+        print_listing(["algorithm", "paper", "description"],
+                      [[e.name, e.paper, e.summary] for e in ALGORITHMS.values()], width)
     else:
         from shapo_rl.envs import TASKS
 
-        table = Table("task", "family", "cost limit", "episode length", "description")
-        for spec in TASKS.values():
-            table.add_row(spec.name, spec.family, f"{spec.cost_limit:g}", str(spec.max_episode_steps), spec.description)
-    console.print(table)
+        if all_:
+            from shapo_rl.envs.discovery import resolvable_tasks
+
+            specs = resolvable_tasks()
+        else:
+            specs = list(TASKS.values())
+        print_listing(["task", "family", "cost limit", "episode length", "description"],
+                      [[s.name, s.family, f"{s.cost_limit:g}", str(s.max_episode_steps), s.description] for s in specs],
+                      width)
 
 
 def main() -> None:

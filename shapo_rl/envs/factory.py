@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import traceback
@@ -22,25 +23,26 @@ from torchrl.envs import (
 from shapo_rl import keys
 from shapo_rl.envs.action_clip import ClipAction
 from shapo_rl.envs.counters import EpisodeCounters
+from shapo_rl.envs.custom import CustomEnv
+from shapo_rl.envs.discovery import make_registered
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer
-from shapo_rl.envs.registry import MUJOCO_FALLS, SAFETY_GYMNASIUM, TOY, TaskSpec, get_task
-from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
+from shapo_rl.envs.registry import CUSTOM, MUJOCO_FALLS, TOY, TaskSpec, get_task
+from shapo_rl.envs.skybox import without_skybox
 from shapo_rl.envs.toy import ToyCMDP
 
 
-def _make_simulator(family: str, name: str, max_episode_steps: int):
-    """One bare gym(nasium) env of ``name`` with its time limit."""
-    if family == SAFETY_GYMNASIUM:
-        return import_safety_gymnasium().make(name, max_episode_steps=max_episode_steps)
-    import gymnasium
-
-    return gymnasium.make(name, max_episode_steps=max_episode_steps)
+def _make_simulator(spec: TaskSpec, max_episode_steps: int, render_mode: str | None):
+    """One bare env of ``spec`` with its time limit (a user env through :class:`CustomEnv`)."""
+    if spec.family == CUSTOM:
+        return CustomEnv(spec.name, max_episode_steps)
+    render = {} if render_mode is None else {"render_mode": render_mode}
+    return make_registered(spec.name, max_episode_steps=max_episode_steps, **render)
 
 
 def _is_heavy(env) -> bool:
     """Whether ``env`` is a safety-gymnasium builder task: it recompiles its MuJoCo model at every
-    reset (about 2 s here) and computes its lidar in Python (about 1.4 ms a step)."""
+    reset (about 0.02 s without the skybox) and computes its lidar in Python (about 1.4 ms a step)."""
     if "safety_gymnasium" not in type(env.unwrapped).__module__:
         return False
     from safety_gymnasium.builder import Builder
@@ -52,22 +54,27 @@ class _SimulatorSlice:
     """A few bare envs stepped one after the other, with numpy batches in and out.
 
     Observations and rewards are cast to float32 and actions to float64 (what the simulators
-    compute in), exactly as ``DoubleToFloat`` did on the TorchRL side. ``cost`` is the
-    simulator's own cost for safety-gymnasium and 0 otherwise (falls become cost later).
-    ``envs`` may bring envs already built (the first one, built to inspect the task).
+    compute in), exactly as ``DoubleToFloat`` did on the TorchRL side. ``cost`` is the step's
+    own cost (a 6-tuple's, else ``info["cost"]``) and 0 for a task without one (falls become
+    cost later). Without a ``render_mode`` (training, evaluation, attacks) resets compile
+    safety-gymnasium worlds :func:`without_skybox`. ``envs`` may bring envs already built (the
+    first one, built to inspect the task).
     """
 
-    def __init__(self, family: str, name: str, max_episode_steps: int, count: int, envs: list | None = None):
-        self.safety = family == SAFETY_GYMNASIUM
+    def __init__(self, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None = None,
+                 envs: list | None = None):
+        self.render_mode = render_mode
         self.envs = list(envs or [])
-        self.envs += [_make_simulator(family, name, max_episode_steps) for _ in range(count - len(self.envs))]
+        self.envs += [_make_simulator(spec, max_episode_steps, render_mode) for _ in range(count - len(self.envs))]
 
     def spaces(self):
         return self.envs[0].observation_space, self.envs[0].action_space
 
     def reset(self, requests: list[tuple[int, int | None]]) -> np.ndarray:
         """Reset env ``j`` (with ``seed`` unless None) for each ``(j, seed)``; their observations."""
-        return np.stack([np.asarray(self.envs[j].reset(seed=seed)[0], dtype=np.float32) for j, seed in requests])
+        sky = contextlib.nullcontext() if self.render_mode is not None else without_skybox()
+        with sky:
+            return np.stack([np.asarray(self.envs[j].reset(seed=seed)[0], dtype=np.float32) for j, seed in requests])
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         count = len(self.envs)
@@ -78,10 +85,11 @@ class _SimulatorSlice:
         truncated = np.empty(count, dtype=bool)
         for j, (env, action) in enumerate(zip(self.envs, actions.astype(np.float64))):
             out = env.step(action)
-            if self.safety:
+            if len(out) == 6:
                 obs[j], reward[j], cost[j], terminated[j], truncated[j], _ = out
             else:
-                obs[j], reward[j], terminated[j], truncated[j], _ = out
+                obs[j], reward[j], terminated[j], truncated[j], info = out
+                cost[j] = info.get("cost", 0.0)
         return np.stack(obs).astype(np.float32), reward, cost, terminated, truncated
 
     def close(self) -> None:
@@ -89,11 +97,11 @@ class _SimulatorSlice:
             env.close()
 
 
-def _simulator_worker(conn, family: str, name: str, max_episode_steps: int, count: int) -> None:
+def _simulator_worker(conn, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None) -> None:
     """Serve ``("step", actions)``, ``("reset", requests)`` and ``("close", None)`` over ``conn``."""
     envs = None
     try:
-        envs = _SimulatorSlice(family, name, max_episode_steps, count)
+        envs = _SimulatorSlice(spec, max_episode_steps, count, render_mode)
         conn.send(("ok", None))
         while True:
             command, argument = conn.recv()
@@ -113,12 +121,12 @@ def _simulator_worker(conn, family: str, name: str, max_episode_steps: int, coun
 class _RemoteSlice:
     """A :class:`_SimulatorSlice` in a worker process; ``send`` then ``receive`` each call."""
 
-    def __init__(self, family: str, name: str, max_episode_steps: int, count: int):
+    def __init__(self, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None):
         # fork: no re-import of the caller's main module (no ``__main__`` guard needed) and no
         # second start-up of torch; the worker runs only numpy and the simulator.
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_simulator_worker, args=(child, family, name, max_episode_steps, count),
+        self.process = context.Process(target=_simulator_worker, args=(child, spec, max_episode_steps, count, render_mode),
                                        daemon=True)
         self.process.start()
         child.close()
@@ -163,27 +171,30 @@ class SimulatorBatch(EnvBase):
     cross the TorchRL boundary once per batch, not once per env as with ``SerialEnv`` of
     single-env wrappers (whose per-env TensorDict overhead exceeds a MuJoCo step). By default
     (``workers=None``) only heavy simulators get workers, :func:`default_workers` of them for
-    ``processes`` training processes on this machine: measured on 2 cores, a worker makes
-    SafetyPointGoal1-v0 collection 1.5x faster, while for a MuJoCo locomotion task (~0.2 ms a
-    step) the round trip to a worker costs more than the steps it moves and halves the speed
-    of both processes' simulators, so collection is 1.2-1.6x slower. Env ``i`` is
+    ``processes`` training processes on this machine: measured on 2 cores, with the stock
+    reset (seconds of world compile) a worker made SafetyPointGoal1-v0 collection 1.5x faster;
+    with the skybox-free reset, collection with one worker and in-process measured alike
+    (693-849 vs 743-787 steps/s, other users' load 5-6), so the worker stays. For a MuJoCo
+    locomotion task (~0.2 ms a step) the round trip to a worker costs more than the steps it
+    moves and halves the speed of both processes' simulators, so collection is 1.2-1.6x slower.
+    Env ``i`` is
     seeded at its first reset after ``set_seed(seed)`` with the ``i``-th seed of TorchRL's seed
     chain (what ``SerialEnv`` would give it); later resets continue its own generator.
     """
 
-    def __init__(self, family: str, name: str, num_envs: int, max_episode_steps: int, *,
-                 workers: int | None = None, processes: int = 1, device: str = "cpu"):
+    def __init__(self, spec: TaskSpec, num_envs: int, max_episode_steps: int, *, workers: int | None = None,
+                 processes: int = 1, render_mode: str | None = None, device: str = "cpu"):
         super().__init__(batch_size=torch.Size([num_envs]), device=device)
-        first = _make_simulator(family, name, max_episode_steps)
+        first = _make_simulator(spec, max_episode_steps, render_mode)
         if workers is None:
             workers = default_workers(num_envs, processes) if _is_heavy(first) else 0
         workers = max(0, min(workers, num_envs - 1))
         chunks = np.array_split(np.arange(num_envs), workers + 1)
-        self._local = _SimulatorSlice(family, name, max_episode_steps, len(chunks[0]), envs=[first])
+        self._local = _SimulatorSlice(spec, max_episode_steps, len(chunks[0]), render_mode, envs=[first])
         self._remote: list[_RemoteSlice] = []
         try:
             for chunk in chunks[1:]:
-                self._remote.append(_RemoteSlice(family, name, max_episode_steps, len(chunk)))
+                self._remote.append(_RemoteSlice(spec, max_episode_steps, len(chunk), render_mode))
         except BaseException:
             for remote in self._remote:
                 remote.close()
@@ -193,10 +204,8 @@ class SimulatorBatch(EnvBase):
         self._bounds = np.cumsum([0] + [len(c) for c in chunks])
         obs_space, act_space = self._local.spaces()
         shape = (num_envs, 1)
-        observation = {keys.OBSERVATION: Unbounded((num_envs, *obs_space.shape), dtype=torch.float32)}
-        if family == SAFETY_GYMNASIUM:
-            observation[keys.COST] = Unbounded(shape, dtype=torch.float32)
-        self.observation_spec = Composite(observation, shape=(num_envs,))
+        self.observation_spec = Composite({keys.OBSERVATION: Unbounded((num_envs, *obs_space.shape), dtype=torch.float32),
+                                           keys.COST: Unbounded(shape, dtype=torch.float32)}, shape=(num_envs,))
         low = torch.as_tensor(act_space.low, dtype=torch.float32).expand(num_envs, *act_space.shape)
         high = torch.as_tensor(act_space.high, dtype=torch.float32).expand(num_envs, *act_space.shape)
         self.action_spec = Bounded(low.clone(), high.clone(), (num_envs, *act_space.shape), dtype=torch.float32)
@@ -205,7 +214,6 @@ class SimulatorBatch(EnvBase):
             {key: Bounded(0, 1, shape, dtype=torch.bool) for key in (keys.DONE, keys.TERMINATED, keys.TRUNCATED)},
             shape=(num_envs,),
         )
-        self._emit_cost = family == SAFETY_GYMNASIUM
         self._obs = np.zeros((num_envs, *obs_space.shape), dtype=np.float32)
         self._seeds: list[int | None] = [None] * num_envs
         self.is_closed = False  # EnvBase starts closed; collectors close only open envs
@@ -237,9 +245,7 @@ class SimulatorBatch(EnvBase):
         zeros = torch.zeros((*self.batch_size, 1))
         false = torch.zeros((*self.batch_size, 1), dtype=torch.bool)
         out = {keys.OBSERVATION: torch.from_numpy(self._obs.copy()), keys.DONE: false,
-               keys.TERMINATED: false.clone(), keys.TRUNCATED: false.clone()}
-        if self._emit_cost:
-            out[keys.COST] = zeros
+               keys.TERMINATED: false.clone(), keys.TRUNCATED: false.clone(), keys.COST: zeros}
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
@@ -253,9 +259,8 @@ class SimulatorBatch(EnvBase):
         terminated = torch.from_numpy(terminated).unsqueeze(-1)
         truncated = torch.from_numpy(truncated).unsqueeze(-1)
         out = {keys.OBSERVATION: torch.from_numpy(obs), keys.REWARD: torch.from_numpy(reward).unsqueeze(-1),
-               keys.DONE: terminated | truncated, keys.TERMINATED: terminated, keys.TRUNCATED: truncated}
-        if self._emit_cost:
-            out[keys.COST] = torch.from_numpy(cost).unsqueeze(-1)
+               keys.DONE: terminated | truncated, keys.TERMINATED: terminated, keys.TRUNCATED: truncated,
+               keys.COST: torch.from_numpy(cost).unsqueeze(-1)}
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
 
     def close(self, *, raise_if_closed: bool = True) -> None:
@@ -271,19 +276,19 @@ class SimulatorBatch(EnvBase):
 
 
 def _base_env(spec: TaskSpec, num_envs: int, max_episode_steps: int, device: str,
-              workers: int | None = None, processes: int = 1) -> EnvBase:
+              workers: int | None = None, processes: int = 1, render_mode: str | None = None) -> EnvBase:
     """The simulator batch: ToyCMDP natively, every gym task as a :class:`SimulatorBatch`."""
     if spec.family == TOY:
         return ToyCMDP(num_envs, horizon=max_episode_steps, device=device)
-    return SimulatorBatch(spec.family, spec.name, num_envs, max_episode_steps, workers=workers,
-                          processes=processes, device=device)
+    return SimulatorBatch(spec, num_envs, max_episode_steps, workers=workers, processes=processes,
+                          render_mode=render_mode, device=device)
 
 
 def _cost_transforms(family: str) -> list[Transform]:
     """Bring every family's cost to float32 ``("next", "cost")`` of shape ``[num_envs, 1]``.
 
-    :class:`SimulatorBatch` already writes safety-gymnasium's cost that way; the MuJoCo tasks
-    have no cost, so falls become the cost.
+    :class:`SimulatorBatch` already writes the step's own cost that way (0 for a task without
+    one); the MuJoCo locomotion tasks have none, so falls become the cost.
     """
     if family == MUJOCO_FALLS:
         return [FallCost()]
@@ -301,6 +306,7 @@ def make_env(
     max_episode_steps: int | None = None,
     workers: int | None = None,
     processes: int = 1,
+    render_mode: str | None = None,
 ) -> TransformedEnv:
     """Build ``task`` as a TorchRL env of batch size ``[num_envs]``.
 
@@ -311,11 +317,13 @@ def make_env(
     its own seed derived from ``seed``; ``max_episode_steps`` overrides the task's time limit.
     ``workers`` is the number of simulator worker processes of a gym task's batch (0 steps all
     in this process; by default :class:`SimulatorBatch` decides, for ``processes`` training
-    processes sharing this machine).
+    processes sharing this machine). ``task`` is any id :func:`get_task` resolves. Without a
+    ``render_mode`` safety-gymnasium worlds compile without their skybox image (identical
+    dynamics, see ``shapo_rl.envs.skybox``); with one (video) they keep the real sky.
     """
     spec = get_task(task)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
-    base = _base_env(spec, num_envs, steps, str(device), workers, processes)
+    base = _base_env(spec, num_envs, steps, str(device), workers, processes, render_mode)
     transforms = _cost_transforms(spec.family)
     doubles = [k for k, s in base.observation_spec.items(True, True) if s.dtype == torch.float64]
     doubles = [k for k in doubles if k != keys.COST]

@@ -1,14 +1,26 @@
-"""The task registry: the single source of truth for task ids, cost limits and episode lengths."""
+"""The task registry: task ids to cost limits, episode lengths and families.
+
+Ten curated tasks keep their entries here; :func:`get_task` also resolves any other id that
+safety-gymnasium or gymnasium registers (``shapo_rl.envs.discovery``) and a user's own CMDP
+named ``module:callable`` (``shapo_rl.envs.custom``).
+"""
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
-
-from shapo_rl.lookup import lookup
 
 SAFETY_GYMNASIUM = "safety-gymnasium"
 MUJOCO_FALLS = "mujoco-falls"
+GYMNASIUM = "gymnasium"  # a registered gymnasium task without a cost signal: cost is always 0
+CUSTOM = "custom"
 TOY = "toy"
+
+# safety-gymnasium's usual per-episode budget (the papers' d = 25); also the default of the
+# tasks that report their own cost (a user's CMDP) and of those that report none.
+SAFETY_COST_LIMIT = 25.0
+# The episode length of a task whose spec gives no time limit.
+DEFAULT_EPISODE_STEPS = 1000
 
 # Falls-as-cost episodes cost 0 or 1, so any limit in [0, 1) asks for no fall at all;
 # 0.1 leaves the Lagrangian a small positive slack instead of sitting exactly at 0.
@@ -21,7 +33,8 @@ class TaskSpec:
 
     Attributes:
         name: the task id, e.g. ``"SafetyPointGoal1-v0"``.
-        family: ``"safety-gymnasium"``, ``"mujoco-falls"`` or ``"toy"``.
+        family: ``"safety-gymnasium"``, ``"mujoco-falls"``, ``"gymnasium"`` (no cost),
+            ``"custom"`` (``module:callable``) or ``"toy"``.
         cost_limit: default per-episode cost budget ``d``.
         max_episode_steps: time limit, after which an episode is truncated (not terminated).
         description: one line for ``list envs``.
@@ -35,11 +48,20 @@ class TaskSpec:
 
 
 class UnknownTaskError(ValueError):
-    """Raised for a task id that is not in :data:`TASKS`."""
+    """Raised for a task id that neither :data:`TASKS` nor safety-gymnasium/gymnasium know."""
+
+
+class UnsupportedTaskError(ValueError):
+    """Raised for a task whose spaces are out of scope (vision, discrete actions) or that cannot
+    be built here."""
+
+
+class EnvContractError(ValueError):
+    """Raised for a user's ``module:callable`` env that breaks the contract (which part, in one line)."""
 
 
 def _safety(name: str, description: str, max_episode_steps: int = 1000) -> TaskSpec:
-    return TaskSpec(name, SAFETY_GYMNASIUM, 25.0, max_episode_steps, description)
+    return TaskSpec(name, SAFETY_GYMNASIUM, SAFETY_COST_LIMIT, max_episode_steps, description)
 
 
 def _falls(name: str, description: str) -> TaskSpec:
@@ -64,9 +86,24 @@ TASKS: dict[str, TaskSpec] = {
 
 
 def get_task(name: str) -> TaskSpec:
-    """Return the registered :class:`TaskSpec` for ``name``.
+    """The :class:`TaskSpec` of ``name``: a curated task, a ``module:callable`` of the user's, or
+    any id that safety-gymnasium or gymnasium registers.
 
     Raises:
-        UnknownTaskError: ``name`` is not registered; the message suggests the nearest ids.
+        UnknownTaskError: nobody registers ``name``; the message suggests the nearest ids.
+        UnsupportedTaskError: ``name`` has spaces out of scope or cannot be built here.
+        EnvContractError: a ``module:callable`` env breaks the contract.
     """
-    return lookup(TASKS, name, kind="task", error=UnknownTaskError)
+    if name in TASKS:
+        return TASKS[name]
+    if ":" in name:
+        from shapo_rl.envs.custom import resolve_custom
+
+        return resolve_custom(name)
+    from shapo_rl.envs.discovery import registered_ids, resolve_registered
+
+    if name in registered_ids():
+        return resolve_registered(name)
+    near = difflib.get_close_matches(name, list(dict.fromkeys([*TASKS, *registered_ids()])), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(near)}?" if near else ""
+    raise UnknownTaskError(f"unknown task {name!r}{hint} (`shapo-rl list envs --all` lists every task)")
