@@ -1,8 +1,7 @@
-"""The ``shapo-rl`` command line: train, evaluate, list."""
+"""The ``shapo-rl`` command line: train, evaluate, attack, list."""
 
 from __future__ import annotations
 
-import csv
 import functools
 import sys
 from enum import Enum
@@ -12,6 +11,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from cli.attack import attack
+from cli.evaluate import evaluate
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Safe RL with SHAPO, sTRPO and the standard on-policy baselines.")
@@ -120,37 +122,6 @@ def train(
     console.print(f"run written to {path}")
 
 
-@app.command()
-@user_errors
-def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `shapo-rl train`.")],
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 10,
-    deterministic: Annotated[bool, typer.Option(help="Mean action (else sample).")] = True,
-    seed: Annotated[int, typer.Option(help="Evaluation seed (distinct from training's by default).")] = 10_000,
-    num_envs: Annotated[int, typer.Option(min=1, help="Envs played at once.")] = 8,
-    attack_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Random-action attack probability.")] = 0.0,
-) -> None:
-    """Evaluate a run's last checkpoint; prints and writes evaluation.csv (mean/std return and cost)."""
-    from shapo_rl.evaluation import find_checkpoint, load_module, run_episodes
-
-    module = load_module(find_checkpoint(run_dir))
-    result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
-                          attack_rate=attack_rate)
-    summary = {"checkpoint_env_steps": int(module.env_steps), "attack_rate": attack_rate,
-               "deterministic": deterministic, **result.summary()}
-    with (run_dir / "evaluation.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(summary))
-        writer.writeheader()
-        writer.writerow(summary)
-    table = Table(title=f"{module.config.algo} on {module.config.env} ({summary['episodes']} episodes)")
-    for column in ("return", "cost"):
-        table.add_column(f"{column} mean", justify="right")
-        table.add_column(f"{column} std", justify="right")
-    table.add_row(f"{summary['return_mean']:.3f}", f"{summary['return_std']:.3f}",
-                  f"{summary['cost_mean']:.3f}", f"{summary['cost_std']:.3f}")
-    console.print(table)
-
-
 @app.command("list")
 @user_errors
 def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> None:
@@ -168,6 +139,10 @@ def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> Non
         for spec in TASKS.values():
             table.add_row(spec.name, spec.family, f"{spec.cost_limit:g}", str(spec.max_episode_steps), spec.description)
     console.print(table)
+
+
+app.command()(user_errors(evaluate))
+app.command()(user_errors(attack))
 
 
 def main() -> None:

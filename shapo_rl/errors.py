@@ -3,10 +3,12 @@
 from shapo_rl.algorithms.registry import UnknownAlgorithmError
 from shapo_rl.config import ConfigError
 from shapo_rl.envs import UnknownTaskError
-from shapo_rl.evaluation import CheckpointError
+from shapo_rl.evaluation import CheckpointError, SweepError
+from shapo_rl.evaluation.video import VideoError
 from shapo_rl.optim.trust_region import NonFiniteError
 from shapo_rl.training import RunDirectoryError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, UnknownTaskError, UnknownAlgorithmError, RunDirectoryError, CheckpointError, NonFiniteError,
+    SweepError, VideoError,
 )

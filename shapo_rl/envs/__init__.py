@@ -3,7 +3,7 @@ env with float32 cost, observation normalisation, action clipping and episode co
 
 from shapo_rl.envs.action_clip import ClipAction
 from shapo_rl.envs.counters import EpisodeCounters
-from shapo_rl.envs.factory import make_env
+from shapo_rl.envs.factory import make_env, make_rendering_simulator
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer, find_observation_normalizer
 from shapo_rl.envs.registry import TASKS, TaskSpec, UnknownTaskError, get_task
@@ -21,5 +21,6 @@ __all__ = [
     "find_observation_normalizer",
     "get_task",
     "make_env",
+    "make_rendering_simulator",
     "toy_cmdp_optimum",
 ]

@@ -24,18 +24,30 @@ from shapo_rl.envs.action_clip import ClipAction
 from shapo_rl.envs.counters import EpisodeCounters
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer
-from shapo_rl.envs.registry import MUJOCO_FALLS, SAFETY_GYMNASIUM, TOY, TaskSpec, get_task
+from shapo_rl.envs.registry import MUJOCO_FALLS, SAFETY_GYMNASIUM, TOY, TaskSpec, UnknownTaskError, get_task
 from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
 from shapo_rl.envs.toy import ToyCMDP
 
 
-def _make_simulator(family: str, name: str, max_episode_steps: int):
+def _make_simulator(family: str, name: str, max_episode_steps: int, render_mode: str | None = None):
     """One bare gym(nasium) env of ``name`` with its time limit."""
     if family == SAFETY_GYMNASIUM:
-        return import_safety_gymnasium().make(name, max_episode_steps=max_episode_steps)
+        return import_safety_gymnasium().make(name, max_episode_steps=max_episode_steps, render_mode=render_mode)
     import gymnasium
 
-    return gymnasium.make(name, max_episode_steps=max_episode_steps)
+    return gymnasium.make(name, max_episode_steps=max_episode_steps, render_mode=render_mode)
+
+
+def make_rendering_simulator(task: str):
+    """One bare gym(nasium) env of ``task`` whose ``render()`` returns RGB frames (for videos).
+
+    It steps the same simulator as :func:`make_env` but without the TorchRL stack: the caller
+    normalises observations and clips actions itself. The toy CMDP has no renderer.
+    """
+    spec = get_task(task)
+    if spec.family == TOY:
+        raise UnknownTaskError(f"{task} has no renderer: videos need a MuJoCo task")
+    return _make_simulator(spec.family, spec.name, spec.max_episode_steps, render_mode="rgb_array")
 
 
 def _is_heavy(env) -> bool:

@@ -1,35 +1,41 @@
-"""Read a run's checkpoint back into a module, refusing corrupt or foreign files clearly."""
+"""Read a run's checkpoint back into a module, refusing corrupt, unsafe or foreign files clearly."""
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
-
-import torch
 
 from shapo_rl.algorithms import SafePolicyOptimization
 from shapo_rl.algorithms.module import CHECKPOINT_FORMAT
+from shapo_rl.checkpoint_io import CheckpointError, safe_load
 from shapo_rl.config import ConfigError, TrainConfig
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or not written by this library."""
+__all__ = ["CheckpointError", "checkpoint_path", "load_module", "read_checkpoint", "run_directory"]
 
 
-def find_checkpoint(run_dir: Path) -> Path:
-    path = Path(run_dir) / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint in {run_dir} (expected {path})")
+def checkpoint_path(run_or_checkpoint: Path) -> Path:
+    """The checkpoint a user named: a file as given, a run directory's ``checkpoints/last.ckpt``."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint in {run_or_checkpoint} (expected {path})")
+    elif not path.is_file():
+        raise CheckpointError(f"{run_or_checkpoint} is neither a run directory nor a checkpoint file")
     return path
 
 
+def run_directory(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to (``RUN/checkpoints/x.ckpt`` -> ``RUN``), else its folder."""
+    checkpoint = Path(checkpoint)
+    folder = checkpoint.parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
 def read_checkpoint(path: Path) -> dict:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("shapo_rl", {}).get("format") != CHECKPOINT_FORMAT:
+    """The checkpoint's contents, read without running code (see :func:`shapo_rl.checkpoint_io.safe_load`)."""
+    checkpoint = safe_load(Path(path))
+    meta = checkpoint.get("shapo_rl") if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was not written by shapo-rl (format {CHECKPOINT_FORMAT})")
     return checkpoint
 
