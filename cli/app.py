@@ -1,4 +1,4 @@
-"""The ``shapo-rl`` command line: train, evaluate, attack, list."""
+"""The ``shapo-rl`` command line: train, evaluate, attack, report, list."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cli.attack import attack
 from cli.evaluate import evaluate
+from cli.report import report
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Safe RL with SHAPO, sTRPO and the standard on-policy baselines.")
@@ -143,6 +144,7 @@ def list_(what: Annotated[Listing, typer.Argument(help="algos or envs")]) -> Non
 
 app.command()(user_errors(evaluate))
 app.command()(user_errors(attack))
+app.command()(user_errors(report))
 
 
 def main() -> None:

@@ -6,9 +6,10 @@ from shapo_rl.envs import UnknownTaskError
 from shapo_rl.evaluation import CheckpointError, SweepError
 from shapo_rl.evaluation.video import VideoError
 from shapo_rl.optim.trust_region import NonFiniteError
+from shapo_rl.reporting import ReportError
 from shapo_rl.training import RunDirectoryError
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ConfigError, UnknownTaskError, UnknownAlgorithmError, RunDirectoryError, CheckpointError, NonFiniteError,
-    SweepError, VideoError,
+    SweepError, VideoError, ReportError,
 )

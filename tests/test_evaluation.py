@@ -122,6 +122,7 @@ def test_rates(text, expected):
     (["attack", "{run}", "--rates", "a:b"], "expected start:stop:step"),
     (["evaluate", "{run}/nothing"], "neither a run directory nor a checkpoint file"),
     (["evaluate", "{run}", "--video", "{run}/video"], "ToyCMDP-v0 has no renderer"),
+    (["report", "{run}/checkpoints"], "is not a run directory"),
 ])
 def test_user_mistakes_are_one_line(run, args, message):
     result = runner.invoke(app, [a.format(run=run) for a in args])
