@@ -33,6 +33,13 @@ def evaluate(
 
     checkpoints = [checkpoint_path(target) for target in targets]
     modules = [load_module(path) for path in checkpoints]  # every file checked before any episode
+    if video is not None:
+        from shapo_rl.envs import make_rendering_simulator
+        from shapo_rl.evaluation.video import choose_backend, record_episodes
+
+        for module in modules:  # a task without a renderer fails before any episode
+            make_rendering_simulator(module.config.env).close()
+        backend = choose_backend()
     table = Table(title=f"{episodes} {'deterministic' if deterministic else 'stochastic'} episodes per checkpoint "
                         "(mean ± standard error, std)")
     for column in ("run", "steps", "return", "std", "cost", "std ", *(f"p{q}" for q in PERCENTILES), "violations",
@@ -53,9 +60,7 @@ def evaluate(
                       *(f"{s[f'cost_p{q}']:.2f}" for q in PERCENTILES),
                       f"{s['violation_rate']:.0%}>{module.config.cost_limit:g}", f"{s['length_mean']:.1f}")
         if video is not None:
-            from shapo_rl.evaluation.video import record_episodes
-
             for mp4 in record_episodes(module, video / run.name, episodes=video_episodes, seed=seed,
-                                       deterministic=deterministic):
+                                       deterministic=deterministic, backend=backend):
                 console.print(f"video written to {mp4}")
     console.print(table)

@@ -1,9 +1,9 @@
 """Offscreen videos of evaluation episodes, on a machine without a display.
 
 MuJoCo renders headless through EGL (GPU or Mesa) or OSMesa (software), chosen by the
-``MUJOCO_GL`` variable before the first frame. Unless the user set it, each backend is tried in
-a short child process (a failed OpenGL import cannot be undone in this one) and the first that
-opens a context is used; when none does, one line names what to install.
+``MUJOCO_GL`` variable before the first frame. The user's ``MUJOCO_GL``, else EGL then OSMesa,
+is tried in a short child process (a failed OpenGL import cannot be undone in this one) and the
+first that opens a context is used; when none does, one line names what to install.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from shapo_rl.envs import make_rendering_simulator
 
 HEADLESS_BACKENDS = ("egl", "osmesa")
-_PROBE = "import sys; from mujoco.{0} import GLContext; c = GLContext(16, 16); c.make_current(); c.free()"
+_PROBE = "from mujoco.{0} import GLContext; c = GLContext(16, 16); c.make_current(); c.free()"
 
 
 class VideoError(RuntimeError):
@@ -36,24 +36,27 @@ def backend_works(backend: str) -> bool:
 
 def choose_backend(backends: Sequence[str] = HEADLESS_BACKENDS,
                    works: Callable[[str], bool] = backend_works) -> str:
-    """``MUJOCO_GL`` if the user set it, else the first of ``backends`` that works."""
-    if os.environ.get("MUJOCO_GL"):
-        return os.environ["MUJOCO_GL"]
-    for backend in backends:
+    """The first backend that works: ``MUJOCO_GL`` alone if the user set it, else ``backends``."""
+    chosen = os.environ.get("MUJOCO_GL")
+    candidates = [chosen] if chosen else list(backends)
+    for backend in candidates:
         if works(backend):
             return backend
-    raise VideoError("no headless OpenGL backend works for MuJoCo: install EGL (Debian/Ubuntu: libegl1) "
-                     "or OSMesa (libosmesa6), or set MUJOCO_GL")
+    hint = f"set MUJOCO_GL={chosen} does not work here; unset it or " if chosen else ""
+    raise VideoError(f"no headless OpenGL backend works for MuJoCo (tried {', '.join(candidates)}): {hint}install "
+                     "EGL (Debian/Ubuntu: libegl1) or OSMesa (libosmesa6)")
 
 
 @torch.no_grad()
-def record_episodes(module, directory: Path, *, episodes: int, seed: int, deterministic: bool = True) -> list[Path]:
-    """Render ``episodes`` episodes of ``module``'s policy to ``directory/episodeNNN.mp4``.
+def record_episodes(module, directory: Path, *, episodes: int, seed: int, deterministic: bool = True,
+                    backend: str | None = None) -> list[Path]:
+    """Render ``episodes`` episodes of ``module``'s policy to ``directory/episodeNNN.mp4`` with the
+    OpenGL ``backend`` (default: :func:`choose_backend`'s).
 
     The first episode starts from the seed that env 0 of an evaluation with ``seed`` gets, so
     with deterministic actions it is the episode that evaluation plays first.
     """
-    backend = choose_backend()
+    backend = backend or choose_backend()
     os.environ["MUJOCO_GL"] = backend
     os.environ.setdefault("PYOPENGL_PLATFORM", backend)
     import imageio.v2 as imageio
