@@ -1,8 +1,7 @@
-"""The ``shapo-rl`` command line: train, evaluate, list."""
+"""The ``shapo-rl`` command line: train, evaluate, attack, report, list."""
 
 from __future__ import annotations
 
-import csv
 import functools
 import sys
 import textwrap
@@ -13,6 +12,10 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from cli.attack import attack
+from cli.evaluate import evaluate
+from cli.report import report
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Safe RL with SHAPO, sTRPO and the standard on-policy baselines.")
@@ -115,38 +118,6 @@ def train(
     console.print(f"run written to {path}")
 
 
-@app.command()
-@user_errors
-def evaluate(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory written by `shapo-rl train`.")],
-    episodes: Annotated[int, typer.Option(min=1, help="Episodes to play.")] = 10,
-    deterministic: Annotated[bool, typer.Option(help="Mean action (else sample).")] = True,
-    seed: Annotated[int, typer.Option(help="Evaluation seed (distinct from training's by default).")] = 10_000,
-    num_envs: Annotated[int, typer.Option(min=1, help="Envs played at once.")] = 8,
-    attack_rate: Annotated[float, typer.Option(min=0.0, max=1.0, help="Random-action attack probability.")] = 0.0,
-) -> None:
-    """Evaluate a run's last checkpoint; prints and writes evaluation.csv (mean/std return and cost)."""
-    from shapo_rl.checkpoints import find_checkpoint, load_module
-    from shapo_rl.evaluation import run_episodes
-
-    module = load_module(find_checkpoint(run_dir))
-    result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic,
-                          attack_rate=attack_rate)
-    summary = {"checkpoint_env_steps": int(module.env_steps), "attack_rate": attack_rate,
-               "deterministic": deterministic, **result.summary()}
-    with (run_dir / "evaluation.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(summary))
-        writer.writeheader()
-        writer.writerow(summary)
-    table = Table(title=f"{module.config.algo} on {module.config.env} ({summary['episodes']} episodes)")
-    for column in ("return", "cost"):
-        table.add_column(f"{column} mean", justify="right")
-        table.add_column(f"{column} std", justify="right")
-    table.add_row(f"{summary['return_mean']:.3f}", f"{summary['return_std']:.3f}",
-                  f"{summary['cost_mean']:.3f}", f"{summary['cost_std']:.3f}")
-    console.print(table)
-
-
 def print_listing(columns: list[str], rows: list[list[str]], width: int | None = None) -> None:
     """Print a listing whose names and values never truncate: aligned columns, and in a terminal
     of ``width`` columns the last one (the description) wraps under itself; piped (no
@@ -188,6 +159,11 @@ def list_(
         print_listing(["task", "family", "cost limit", "episode length", "description"],
                       [[s.name, s.family, f"{s.cost_limit:g}", str(s.max_episode_steps), s.description] for s in specs],
                       width)
+
+
+app.command()(user_errors(evaluate))
+app.command()(user_errors(attack))
+app.command()(user_errors(report))
 
 
 def main() -> None:

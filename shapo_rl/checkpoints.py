@@ -1,26 +1,23 @@
 """Building a run's module from its configuration, and reading one back from a checkpoint.
 
 Below both training (which builds and resumes modules) and evaluation (which loads them): a
-checkpoint that is missing, unreadable, of another format or of another configuration is a
+checkpoint that is missing, unreadable, unsafe to open (see
+:func:`shapo_rl.checkpoint_io.safe_load`), of another format or of another configuration is a
 :class:`CheckpointError` with one line saying which.
 """
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
-
-import torch
 
 from shapo_rl.algorithms import SafePolicyOptimization, config_from_dict
 from shapo_rl.algorithms.module import CHECKPOINT_FORMAT
+from shapo_rl.checkpoint_io import CheckpointError, safe_load
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, make_env
 
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable, or not written by this library."""
+__all__ = ["CheckpointError", "build_module", "checkpoint_config", "checkpoint_path", "env_dimensions",
+           "load_module", "read_checkpoint", "run_directory"]
 
 
 def env_dimensions(task: str) -> tuple[int, int]:
@@ -41,19 +38,29 @@ def build_module(config: TrainConfig) -> SafePolicyOptimization:
                                   obs_normalizer=normalizer)
 
 
-def find_checkpoint(run_dir: Path) -> Path:
-    path = Path(run_dir) / "checkpoints" / "last.ckpt"
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint in {run_dir} (expected {path})")
+def checkpoint_path(run_or_checkpoint: Path) -> Path:
+    """The checkpoint a user named: a file as given, a run directory's ``checkpoints/last.ckpt``."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint in {run_or_checkpoint} (expected {path})")
+    elif not path.is_file():
+        raise CheckpointError(f"{run_or_checkpoint} is neither a run directory nor a checkpoint file")
     return path
 
 
+def run_directory(checkpoint: Path) -> Path:
+    """The run directory a checkpoint belongs to (``RUN/checkpoints/x.ckpt`` -> ``RUN``), else its folder."""
+    folder = Path(checkpoint).parent
+    return folder.parent if folder.name == "checkpoints" else folder
+
+
 def read_checkpoint(path: Path) -> dict:
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or checkpoint.get("shapo_rl", {}).get("format") != CHECKPOINT_FORMAT:
+    """The checkpoint's contents, read without running code from it."""
+    checkpoint = safe_load(Path(path))
+    meta = checkpoint.get("shapo_rl") if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path} was not written by shapo-rl (format {CHECKPOINT_FORMAT})")
     return checkpoint
 

@@ -121,7 +121,7 @@ def _clear_for_new_run(paths: RunPaths, force: bool) -> None:
     if not force:
         raise RunDirectoryError(f"{paths.root} already holds files; pass --resume to continue it "
                                 "or --force to overwrite it")
-    for name in ("config.yaml", "metrics.csv", "checkpoints", "evaluation.csv"):
+    for name in ("config.yaml", "metrics.csv", "checkpoints", "evaluation.csv", "attack.csv"):
         target = paths.root / name
         if target.is_dir():
             shutil.rmtree(target)

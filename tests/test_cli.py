@@ -53,9 +53,9 @@ def test_train_then_evaluate_writes_run_directory(tmp_path):
 
     result = runner.invoke(app, ["evaluate", str(out), "--episodes", "4"])
     assert result.exit_code == 0, result.output
-    (summary,) = _rows(out / "evaluation.csv")
-    assert int(summary["episodes"]) == 4
-    assert float(summary["length_mean"]) == 20.0  # ToyCMDP episodes are truncated at 20 steps
+    episodes = _rows(out / "evaluation.csv")
+    assert len(episodes) == 4
+    assert {float(e["length"]) for e in episodes} == {20.0}  # ToyCMDP episodes are truncated at 20 steps
 
 
 @pytest.mark.parametrize("variant", [[], ["--shapo", "fisher", "--critic-sam"]], ids=["vanilla", "shapo"])
@@ -71,8 +71,8 @@ def test_every_algorithm_trains_and_evaluates(tmp_path, algo, variant):
         assert all(float(r["shapo_kl"]) <= 1e-5 * (1 + 1e-6) for r in rows)
     result = runner.invoke(app, ["evaluate", str(out), "--episodes", "2"])
     assert result.exit_code == 0, result.output
-    (summary,) = _rows(out / "evaluation.csv")
-    assert int(summary["episodes"]) == 2
+    episodes = _rows(out / "evaluation.csv")
+    assert len(episodes) == 2 and all(float(e["length"]) == 20.0 for e in episodes)
 
 
 def test_shapo_switches_reach_the_run(tmp_path):

@@ -69,8 +69,12 @@ def test_custom_env_trains_and_evaluates(tmp_path) -> None:
     with (out / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [int(r["env_steps"]) for r in rows] == [200, 400] and float(rows[-1]["ep_length"]) == 100.0
-    result = runner.invoke(app, ["evaluate", str(out), "--episodes", "2", "--attack-rate", "0.5"])
+    result = runner.invoke(app, ["evaluate", str(out), "--episodes", "2"])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["attack", str(out), "--rates", "0,0.5", "--episodes", "2", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    with (out / "attack.csv").open() as f:
+        assert sorted({float(r["alpha"]) for r in csv.DictReader(f)}) == [0.0, 0.5]
 
 
 def test_both_cost_conventions_reach_the_cost_key(user_module) -> None:

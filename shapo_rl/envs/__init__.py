@@ -4,7 +4,7 @@ float32 cost, observation normalisation, action clipping and episode counters.""
 
 from shapo_rl.envs.action_clip import ClipAction
 from shapo_rl.envs.counters import EpisodeCounters
-from shapo_rl.envs.factory import make_env
+from shapo_rl.envs.factory import make_env, make_rendering_simulator
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer, find_observation_normalizer
 from shapo_rl.envs.registry import (
@@ -31,5 +31,6 @@ __all__ = [
     "find_observation_normalizer",
     "get_task",
     "make_env",
+    "make_rendering_simulator",
     "toy_cmdp_optimum",
 ]

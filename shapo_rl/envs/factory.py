@@ -27,7 +27,7 @@ from shapo_rl.envs.custom import CustomEnv
 from shapo_rl.envs.discovery import make_registered
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer
-from shapo_rl.envs.registry import CUSTOM, MUJOCO_FALLS, TOY, TaskSpec, get_task
+from shapo_rl.envs.registry import CUSTOM, MUJOCO_FALLS, TOY, TaskSpec, UnknownTaskError, get_task
 from shapo_rl.envs.skybox import without_skybox
 from shapo_rl.envs.toy import ToyCMDP
 
@@ -38,6 +38,18 @@ def _make_simulator(spec: TaskSpec, max_episode_steps: int, render_mode: str | N
         return CustomEnv(spec.name, max_episode_steps)
     render = {} if render_mode is None else {"render_mode": render_mode}
     return make_registered(spec.name, max_episode_steps=max_episode_steps, **render)
+
+
+def make_rendering_simulator(task: str):
+    """One bare env of ``task`` whose ``render()`` returns RGB frames (for videos), with the real sky.
+
+    It steps the same simulator as :func:`make_env` but without the TorchRL stack: the caller
+    normalises observations and clips actions itself. The toy CMDP and user envs have no renderer here.
+    """
+    spec = get_task(task)
+    if spec.family in (TOY, CUSTOM):
+        raise UnknownTaskError(f"{task} has no renderer: videos need a MuJoCo task")
+    return _make_simulator(spec, spec.max_episode_steps, render_mode="rgb_array")
 
 
 def _is_heavy(env) -> bool:

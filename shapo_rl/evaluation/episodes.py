@@ -1,11 +1,14 @@
 """Play evaluation episodes with a trained policy, optionally under a random-action attack.
 
-Random-action attack (robustness figures of the SHAPO paper): at every step, with probability
-alpha, the policy's action is replaced by one drawn uniformly from the action box.
+Random-action attack (robustness figures of both papers, ALGORITHMS.md section 5): at every
+step, with probability alpha, the policy's action is replaced by one drawn uniformly from the
+action box. alpha = 0 leaves every action as the policy chose it; alpha = 1 is a uniformly
+random policy.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import torch
@@ -14,12 +17,15 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.envs import ExplorationType, set_exploration_type
 
 from shapo_rl import keys
-from shapo_rl.algorithms import SafePolicyOptimization
 from shapo_rl.envs import make_env
 
 
 class RandomActionAttack(TensorDictModuleBase):
-    """With probability ``alpha`` per env and step, overwrite ``"action"`` with U(low, high)."""
+    """With probability ``alpha`` per env and step, overwrite ``"action"`` with U(low, high).
+
+    It draws from its own generator, so the env and the policy see the same random numbers
+    whatever alpha is (the same seed gives the same episodes at alpha = 0 as without attack).
+    """
 
     def __init__(self, alpha: float, low: torch.Tensor, high: torch.Tensor, generator: torch.Generator):
         super().__init__()
@@ -38,56 +44,71 @@ class RandomActionAttack(TensorDictModuleBase):
 
 @dataclass(frozen=True)
 class EvaluationResult:
+    """Per-episode return, cost and length, ordered by env then by episode within the env."""
+
     returns: torch.Tensor
     costs: torch.Tensor
     lengths: torch.Tensor
 
-    def summary(self) -> dict[str, float]:
-        def std(x: torch.Tensor) -> float:
-            return float(x.std()) if x.numel() > 1 else 0.0
 
-        return {"episodes": self.returns.numel(), "return_mean": float(self.returns.mean()),
-                "return_std": std(self.returns), "cost_mean": float(self.costs.mean()), "cost_std": std(self.costs),
-                "length_mean": float(self.lengths.mean())}
+def episode_quotas(episodes: int, num_envs: int) -> list[int]:
+    """How many episodes each env contributes: ``episodes`` shared as evenly as possible.
+
+    Each env's first episodes are kept, never the first ``episodes`` to finish, which would
+    over-represent short episodes (a hopper that falls early ends its episode first).
+    """
+    return [episodes // num_envs + (i < episodes % num_envs) for i in range(num_envs)]
 
 
 @torch.no_grad()
-def run_episodes(module: SafePolicyOptimization, *, episodes: int, seed: int = 10_000, num_envs: int = 8,
-                 deterministic: bool = True, attack_rate: float = 0.0) -> EvaluationResult:
-    """Play ``episodes`` full episodes with the module's policy and its frozen obs statistics."""
+def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8, deterministic: bool = True,
+                 attack_rate: float | None = None) -> EvaluationResult:
+    """Play ``episodes`` full episodes with ``module``'s policy and its frozen obs statistics, in
+    ``num_envs`` envs stepped as one batch (as in training), under a random-action attack of rate
+    ``attack_rate`` when given. ``seed`` seeds the envs, the attack and the sampling of stochastic
+    actions (torch's global generator is restored afterwards).
+
+    ``module`` is a trained module as :func:`shapo_rl.evaluation.load_module` returns it; only its
+    ``config`` (``env``, ``normalize_obs``), ``obs_normalizer`` and ``make_collection_policy()``
+    are used.
+    """
     if episodes <= 0:
         raise ValueError(f"number of episodes must be > 0, got {episodes}")
     config = module.config
-    normalizer = module.obs_normalizer
-    if normalizer is not None:
+    normalizer = None
+    if module.obs_normalizer is not None:  # a frozen copy: evaluation never moves the statistics
+        normalizer = copy.deepcopy(module.obs_normalizer)
         normalizer.frozen = True
     num_envs = min(num_envs, episodes)
+    quotas = torch.tensor(episode_quotas(episodes, num_envs))
     env = make_env(config.env, num_envs=num_envs, seed=seed, normalize_obs=config.normalize_obs,
                    obs_normalizer=normalizer)
     policy = module.make_collection_policy()
     attack = None
-    if attack_rate > 0:
-        generator = torch.Generator().manual_seed(seed)
+    if attack_rate is not None:
         space = env.action_spec.space
-        attack = RandomActionAttack(attack_rate, space.low, space.high, generator)
+        attack = RandomActionAttack(attack_rate, space.low, space.high, torch.Generator().manual_seed(seed))
     mode = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
-    returns, costs, lengths = [], [], []
+    found: list[list[tuple[float, float, float]]] = [[] for _ in range(num_envs)]
+    done_count = torch.zeros(num_envs, dtype=torch.long)
     try:
-        td = env.reset()
-        with set_exploration_type(mode):
-            while len(returns) < episodes:
+        with torch.random.fork_rng(), set_exploration_type(mode):
+            torch.manual_seed(seed)  # stochastic actions: the same seed samples the same actions
+            td = env.reset()
+            while bool((done_count < quotas).any()):
                 td = policy(td)
                 if attack is not None:
                     td = attack(td)
                 td, next_td = env.step_and_maybe_reset(td)
-                done = td["next", keys.DONE].squeeze(-1)
-                if done.any():
-                    nxt = td["next"]
-                    returns += nxt[keys.EPISODE_RETURN].squeeze(-1)[done].tolist()
-                    costs += nxt[keys.EPISODE_COST].squeeze(-1)[done].tolist()
-                    lengths += nxt[keys.EPISODE_LENGTH].squeeze(-1)[done].tolist()
+                done = td["next", keys.DONE].reshape(num_envs)
+                nxt = td["next"]
+                for i in done.nonzero().flatten().tolist():
+                    if done_count[i] < quotas[i]:
+                        found[i].append(tuple(float(nxt[key][i]) for key in (
+                            keys.EPISODE_RETURN, keys.EPISODE_COST, keys.EPISODE_LENGTH)))
+                done_count += done.long()
                 td = next_td
     finally:
         env.close()
-    as_tensor = lambda xs: torch.tensor(xs[:episodes], dtype=torch.float64)  # noqa: E731
-    return EvaluationResult(as_tensor(returns), as_tensor(costs), as_tensor(lengths))
+    rows = torch.tensor([row for env_rows in found for row in env_rows], dtype=torch.float64)
+    return EvaluationResult(rows[:, 0], rows[:, 1], rows[:, 2])
