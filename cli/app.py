@@ -92,6 +92,10 @@ def train(
     strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. ddp_find_unused_parameters_true.")] = "auto",
     threads: Annotated[int, typer.Option(min=1, help="Torch intra-op threads per process.")] = 1,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    quiet: Annotated[bool, typer.Option(help="Print nothing but errors (no progress bar, no final line).")] = False,
+    logger: Annotated[Optional[list[str]], typer.Option(
+        help="Lightning logger(s) beside metrics.csv: csv, tensorboard or wandb (repeatable; tensorboard and "
+             "wandb need their package).")] = None,
 ) -> None:
     """Train a policy; writes config.yaml, metrics.csv and checkpoints/ to the run directory."""
     from shapo_rl.algorithms import apply_settings
@@ -113,9 +117,11 @@ def train(
                               percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho,
                               critic_sam_on=critic_sam_on.value),
         ), set_ or [])
-    path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress,
-                        accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads)
-    console.print(f"run written to {path}")
+    path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress and not quiet,
+                        accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads,
+                        loggers=logger or [])
+    if not quiet:
+        console.print(f"run written to {path}")
 
 
 def print_listing(columns: list[str], rows: list[list[str]], width: int | None = None) -> None:

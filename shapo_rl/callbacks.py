@@ -18,7 +18,9 @@ LEADING_COLUMNS = ("epoch", "env_steps", "ep_return", "ep_cost", "ep_length", "c
 
 
 class MetricsCSV(L.Callback):
-    """Writes ``metrics.csv``, one row per epoch from the module's ``epoch_metrics``.
+    """Writes ``metrics.csv``, one row per epoch from the module's ``epoch_metrics``, and hands the
+    same row to the trainer's loggers (TensorBoard, W&B, ...) at step ``env_steps``, so every
+    logger shows every column.
 
     The file is rewritten atomically at every epoch end (it is small), so a kill never leaves a
     torn row. On resume only the rows of epochs the checkpoint covers are kept, so a killed and
@@ -52,6 +54,8 @@ class MetricsCSV(L.Callback):
             self._columns = [*LEADING_COLUMNS, *(k for k in row if k not in LEADING_COLUMNS)]
         self._rows.append({k: _format(v) for k, v in row.items()})
         atomic_write(self.path, self._write)
+        for logger in trainer.loggers:
+            logger.log_metrics({k: float(v) for k, v in row.items()}, step=int(row["env_steps"]))
 
     def _write(self, f) -> None:
         text = io.StringIO()
@@ -76,7 +80,8 @@ def _format(value) -> str:
 
 
 class TrainingProgress(L.Callback):
-    """A rich progress bar over env steps, showing the last epoch's return, cost and multiplier."""
+    """A rich progress bar over env steps with elapsed time and ETA, showing the run's env steps/s
+    and the last epoch's return, cost, multiplier and KL."""
 
     def __init__(self, total_steps: int):
         self.total_steps = total_steps
@@ -89,6 +94,7 @@ class TrainingProgress(L.Callback):
         self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
         self._progress.start()
+        self._start, self._start_steps = time.perf_counter(), int(pl_module.env_steps)
         self._task = self._progress.add_task(f"{pl_module.config.algo} on {pl_module.config.env}",
                                              total=self.total_steps, completed=int(pl_module.env_steps), status="")
 
@@ -96,7 +102,8 @@ class TrainingProgress(L.Callback):
         if self._progress is None:
             return
         m = pl_module.epoch_metrics
-        status = (f"return {m['ep_return']:.2f}  cost {m['ep_cost']:.2f}  "
+        rate = (m["env_steps"] - self._start_steps) / max(time.perf_counter() - self._start, 1e-9)
+        status = (f"{rate:,.0f} steps/s  return {m['ep_return']:.2f}  cost {m['ep_cost']:.2f}  "
                   f"lambda {m['lagrange_multiplier']:.3f}  kl {m['kl']:.4f}")
         self._progress.update(self._task, completed=m["env_steps"], status=status)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from shapo_rl.checkpoint_io import AtomicCheckpointIO
 from shapo_rl.checkpoints import CheckpointError, build_module, checkpoint_config, read_checkpoint
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import get_task
+from shapo_rl.quiet import third_party_noise_silenced
 from shapo_rl.rollout.datamodule import RolloutDataModule, steps_per_process
 
 
@@ -169,19 +172,46 @@ def lightning_strategy(strategy: str, devices: int) -> str:
     return strategy
 
 
+LOGGERS = ("csv", "tensorboard", "wandb")
+_LOGGER_PACKAGES = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}
+
+
+def check_loggers(names: Sequence[str]) -> None:
+    """Refuse an unknown logger, or one whose package is not installed, before anything is written."""
+    for name in names:
+        if name not in _LOGGER_PACKAGES:
+            raise ConfigError(f"unknown logger {name!r} (choose from {', '.join(LOGGERS)})")
+        package = _LOGGER_PACKAGES[name]
+        if package is not None and importlib.util.find_spec(package) is None:
+            raise ConfigError(f"--logger {name} needs the {package} package: pip install {package}")
+
+
+def make_loggers(names: Sequence[str], root: Path) -> list:
+    """Lightning loggers writing inside the run directory (metrics.csv is written regardless)."""
+    from lightning.pytorch import loggers
+
+    build = {"csv": lambda: loggers.CSVLogger(root, name="lightning_csv", version=""),
+             "tensorboard": lambda: loggers.TensorBoardLogger(root, name="tensorboard", version="",
+                                                              default_hp_metric=False),
+             "wandb": lambda: loggers.WandbLogger(save_dir=str(root), name=root.name, project="shapo-rl")}
+    return [build[name]() for name in names]
+
+
 def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = False, force: bool = False,
           progress: bool = True, accelerator: str = "auto", devices: int | str = 1,
-          strategy: str = "auto", threads: int = 1) -> Path:
+          strategy: str = "auto", threads: int = 1, loggers: Sequence[str] = ()) -> Path:
     """Train ``config`` into ``run_dir``, or with ``resume`` continue the run saved there, on
     ``devices`` (a count or ``"auto"``, see :func:`device_count`) processes of ``accelerator``.
 
     ``threads`` is torch's intra-op thread count. The networks are small (64x64 MLPs on
     minibatches of 64-128), where one thread is fastest: more threads spin on the cores the
     simulator needs, and measured 8x slower per critic step on a busy 2-core machine.
+    ``loggers`` names Lightning loggers (``LOGGERS``) to write beside metrics.csv.
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
     devices = device_count(accelerator, devices)
+    check_loggers(loggers)
     config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=devices)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
@@ -194,9 +224,10 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     ]
     if progress:
         callbacks.append(TrainingProgress(config.steps))
-    trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices,
-                        strategy=lightning_strategy(strategy, devices),
-                        logger=False, callbacks=callbacks, enable_progress_bar=False, enable_model_summary=False,
-                        num_sanity_val_steps=0, default_root_dir=paths.root, plugins=[AtomicCheckpointIO()])
-    trainer.fit(module, datamodule=data, ckpt_path=paths.last_checkpoint if resume else None)
+    with third_party_noise_silenced():
+        trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices,
+                            strategy=lightning_strategy(strategy, devices),
+                            logger=make_loggers(loggers, paths.root) or False, callbacks=callbacks,
+                            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, default_root_dir=paths.root, plugins=[AtomicCheckpointIO()])
+        trainer.fit(module, datamodule=data, ckpt_path=paths.last_checkpoint if resume else None)
     return paths.root

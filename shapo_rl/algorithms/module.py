@@ -6,8 +6,8 @@ One training step = one on-policy rollout (an epoch):
 2. the algorithm's ``update`` on the unmerged batch (raw advantages and targets, behaviour
    log-probs, Jc, the cost limit): it steps its constraint, its actor (gradients through the SHAPO
    step when asked) and the critics (SAM per critic when asked);
-3. the NaN guard on every parameter, and per-epoch metrics left in ``epoch_metrics`` for the CSV
-   callback and logged to Lightning.
+3. the NaN guard on every parameter, and per-epoch metrics left in ``epoch_metrics`` for the
+   metrics callback (metrics.csv and any Lightning logger).
 """
 
 from __future__ import annotations
@@ -149,8 +149,6 @@ class SafePolicyOptimization(L.LightningModule):
             "actor_seconds": update_seconds - critic_seconds,
             "critic_seconds": critic_seconds,
         }
-        self.log_dict({k: float(v) for k, v in self.epoch_metrics.items()}, on_step=False, on_epoch=True,
-                      batch_size=batch.numel())
 
     def _optimizer_list(self) -> list:
         optimizers = self.optimizers()

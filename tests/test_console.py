@@ -1,0 +1,54 @@
+"""What a user sees: a normal run prints no third-party warnings or tips, --quiet prints nothing,
+and Lightning loggers get every metrics.csv column."""
+
+import csv
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from cli.app import app
+
+TINY = ["--algo", "trpo-lag", "--env", "ToyCMDP-v0", "--steps", "400", "--steps-per-epoch", "200", "--num-envs", "10",
+        "--set", "critic.update_iters=1"]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "cli.app", "train", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_a_normal_run_prints_no_warnings_and_quiet_prints_nothing(tmp_path):
+    result = _cli(*TINY, "--no-progress", "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.strip().splitlines() == [f"run written to {tmp_path / 'run'}"]
+    result = _cli(*TINY, "--quiet", "--out", str(tmp_path / "quiet"))
+    assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
+
+
+def test_loggers_see_every_metrics_column(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", *TINY, "--no-progress", "--out", str(out), "--logger", "tensorboard",
+                                      "--logger", "csv"])
+    assert result.exit_code == 0, result.output
+    with (out / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert set(events.Tags()["scalars"]) == set(rows[0])
+    kl = events.Scalars("kl")
+    assert [e.step for e in kl] == [int(r["env_steps"]) for r in rows]
+    assert all(abs(e.value - float(r["kl"])) <= 1e-6 * abs(float(r["kl"])) for e, r in zip(kl, rows))
+    with (out / "lightning_csv" / "metrics.csv").open() as f:
+        assert {k for row in csv.DictReader(f) for k, v in row.items() if v} >= set(rows[0]) - {"epoch"}
+
+
+def test_unknown_or_missing_logger_is_one_line_and_writes_nothing(tmp_path):
+    for name, message in (("tensorbored", "unknown logger 'tensorbored'"), ("wandb", "needs the wandb package")):
+        result = CliRunner().invoke(app, ["train", *TINY, "--out", str(tmp_path / "run"), "--logger", name])
+        assert result.exit_code == 2 and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "run").exists()
