@@ -364,3 +364,19 @@ def test_perturbation_backtracks_into_its_kl_ball_and_gives_up_with_eps_zero() -
     g, g_shapo, info = sharpness_aware_gradient(problem.closure, problem.params(), geometry="fisher", radius=radius,
                                                 kl_fn=inflated_kl(problem, 1e12), damping=0.0)
     assert info.backtracks == 10 and info.norm == 0.0 and torch.equal(g, g_shapo)
+
+
+def test_a_given_gradient_and_loss_spare_the_first_evaluation() -> None:
+    problem = make_problem(13)
+    calls = []
+
+    def counted() -> Tensor:
+        calls.append(1)
+        return problem.closure()
+
+    gradient = SharpnessAwareGradient(problem.params(), "none").step(counted, problem.kl_fn)
+    calls.clear()
+    info = TrustRegionOptimizer(problem.policy.parameters()).step(counted, problem.kl_fn, grad=gradient.grad,
+                                                                   loss_before=gradient.loss)
+    assert info.accepted and len(calls) == info.backtracks + 1  # the line search's evaluations only
+    assert info.loss_before == gradient.loss

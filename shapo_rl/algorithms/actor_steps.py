@@ -44,7 +44,7 @@ def trust_region_step(context: UpdateContext, batch: UpdateBatch, advantage: Ten
     closure = surrogate(context.policy, batch, advantage)
     kl_fn = kl_to_behaviour(context, batch)
     gradient = context.gradient.step(closure, kl_fn)
-    info = context.optimizers[0].step(closure=closure, kl_fn=kl_fn, grad=gradient.grad)
+    info = context.optimizers[0].step(closure=closure, kl_fn=kl_fn, grad=gradient.grad, loss_before=gradient.loss)
     return {"actor_loss": info.loss_after, "kl": info.kl, "trust_region_accepted": float(info.accepted),
             "backtracks": float(info.backtracks), **perturbation_metrics([gradient.perturbation])}
 

@@ -137,8 +137,10 @@ class TrustRegionOptimizer(torch.optim.Optimizer):
         closure: Callable[[], Tensor],
         kl_fn: Callable[[], Tensor],
         grad: Tensor | None = None,
+        loss_before: float | None = None,
     ) -> TrustRegionInfo:
-        """One TRPO update from theta; ``grad`` (already reduced) replaces grad L(theta) if given.
+        """One TRPO update from theta; ``grad`` (already reduced) replaces grad L(theta) if given,
+        and ``loss_before`` (reduced) spares evaluating L(theta) again when the caller has it.
 
         The search direction is the natural gradient of -grad; CG, the Fisher and the line
         search all use theta and the unperturbed ``closure`` (step 5 of Algorithm 1 of the
@@ -147,11 +149,11 @@ class TrustRegionOptimizer(torch.optim.Optimizer):
         cfg = self.defaults
         params = optimizer_params(self)
         with torch.enable_grad():
-            loss = closure()
-            if grad is None:
-                grad = self.reduce(flat_grad(loss, params))
+            if grad is None or loss_before is None:
+                loss = closure()
+                grad = self.reduce(flat_grad(loss, params)) if grad is None else grad
+                loss_before = float(self.reduce(loss.detach()))
             fvp = fisher_vector_product(kl_fn, params, cfg["damping"], self.reduce)
-        loss_before = float(self.reduce(loss.detach()))
         improves = improves_within(loss_before, cfg["max_kl"])
 
         def evaluate() -> tuple[Tensor, Tensor]:
