@@ -70,7 +70,6 @@ def test_alpha_one_is_a_uniform_random_policy(run):
     rows = attack_sweep(module, [0.0, 1.0], episodes=600, seed=5, num_envs=20)
     random_returns, random_costs = _random_policy_episodes(600, seed=77)
     for name, reference in (("return", random_returns), ("cost", random_costs)):
-        policy = np.array([r[name] for r in rows if r["alpha"] == 0.0])
         attacked = np.array([r[name] for r in rows if r["alpha"] == 1.0])
         error = np.hypot(standard_error(attacked), standard_error(reference))
         assert abs(attacked.mean() - reference.mean()) < 2 * error, name

@@ -1,11 +1,9 @@
-import math
-
 import pytest
 import torch
 from torch import Tensor
 
 from shapo_rl.models import StackedMLP, mlp
-from shapo_rl.optim import SAM, euclidean_perturbation, sharpness_aware_gradient
+from shapo_rl.optim import SAM, euclidean_perturbation
 
 
 def test_euclidean_perturbation_norm_is_rho() -> None:
