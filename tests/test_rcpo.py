@@ -16,8 +16,14 @@ from shapo_rl.algorithms import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.actor_steps import kl_to_behaviour, surrogate
 from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
 from shapo_rl.models import GaussianPolicy
-from shapo_rl.optim import SharpnessAwareGradient, fisher_vector_product, flat_grad, identity_reduce
-from shapo_rl.optim import get_flat_params, natural_gradient_step
+from shapo_rl.optim import (
+    SharpnessAwareGradient,
+    fisher_vector_product,
+    flat_grad,
+    get_flat_params,
+    identity_reduce,
+    natural_gradient_step,
+)
 from shapo_rl.rollout import AdvantageEstimator, standardize
 
 
@@ -49,7 +55,8 @@ def test_the_penalised_advantage_is_the_gae_of_the_penalised_reward_by_hand():
     AdvantageEstimator(critics, gamma=gamma, cost_gamma=gamma, lmbda=lmbda)(td)
     batch = UpdateBatch.from_rollout(td.reshape(-1), episode_cost=1.0, cost_limit=1.0)
 
-    # By hand: r_hat = r - lam c, V_hat = V_r - lam V_c, delta_t = r_hat_t + gamma (1 - term_t) V_hat(s'_t) - V_hat(s_t).
+    # By hand: r_hat = r - lam c, V_hat = V_r - lam V_c,
+    # delta_t = r_hat_t + gamma (1 - terminated_t) V_hat(s'_t) - V_hat(s_t).
     r_hat = reward - lam * cost
     v_hat, next_v_hat = obs[:, 0] - lam * obs[:, 1], next_obs[:, 0] - lam * next_obs[:, 1]
     d0 = r_hat[0] + gamma * next_v_hat[0] - v_hat[0]  # 0.75 + 0.5 * 0.25 - 0.5 = 0.375
