@@ -34,11 +34,11 @@ def test_zero_tolerance_is_the_limit_itself():
     assert not takes_cost_step(LIMIT, LIMIT, 0.0) and takes_cost_step(math.nextafter(LIMIT, math.inf), LIMIT, 0.0)
 
 
-def _context(policy):
+def _context(policy, geometry):
     return UpdateContext(policy=policy, optimizers=[trust_region_optimizer(policy, CRPOConfig().trust_region,
                                                                            identity_reduce)],
-                         gradient=SharpnessAwareGradient(policy.parameters(), "none"), reduce=identity_reduce,
-                         total=None, backward=None, update_critics=lambda batch: {})
+                         gradient=SharpnessAwareGradient(policy.parameters(), geometry, radius=1e-3),
+                         reduce=identity_reduce, total=None, backward=None, update_critics=lambda batch: {})
 
 
 def _batch(policy, episode_cost):
@@ -56,16 +56,20 @@ def _batch(policy, episode_cost):
 
 @pytest.mark.parametrize("episode_cost,cost_step", [(LIMIT + TOLERANCE, False),
                                                      (math.nextafter(LIMIT + TOLERANCE, math.inf), True)])
-def test_the_update_is_the_trpo_step_on_the_chosen_objective(episode_cost, cost_step):
+@pytest.mark.parametrize("geometry", ["none", "fisher"])
+def test_the_update_is_the_trpo_step_on_the_chosen_objective(episode_cost, cost_step, geometry):
+    """With SHAPO the chosen objective is the one perturbed (its shapo_* diagnostics are logged)."""
     torch.manual_seed(0)
     policy = GaussianPolicy(3, 2, (16,))
     reference = copy.deepcopy(policy)
     batch = _batch(policy, episode_cost)
-    metrics = CRPO(CRPOConfig(), cost_limit=LIMIT).update(batch, _context(policy))
+    metrics = CRPO(CRPOConfig(), cost_limit=LIMIT).update(batch, _context(policy, geometry))
     assert metrics["crpo_cost_step"] == float(cost_step)
-    context = _context(reference)
+    context = _context(reference, geometry)
     adv_r, adv_c = context.standardized(batch)
-    trust_region_step(context, batch, -adv_c if cost_step else adv_r)
+    expected = trust_region_step(context, batch, -adv_c if cost_step else adv_r)
+    assert {k: v for k, v in metrics.items() if k != "crpo_cost_step"} == expected
+    assert ("shapo_loss_drop" in metrics) == (geometry == "fisher")
     for p, q in zip(policy.parameters(), reference.parameters()):
         assert torch.equal(p, q)
 

@@ -1,6 +1,6 @@
 """RCPO: Reward Constrained Policy Optimization (Tessler et al. 2019).
 
-The actor ascends the penalised reward r - lambda c (Definition 3 of the paper): the penalty is
+The actor ascends the penalised reward r - lambda c (Section 4 of the paper): the penalty is
 in the return, so its advantage is the GAE of r - lambda c with the value V_r - lambda V_c,
 which is A_r - lambda A_c exactly (:meth:`UpdateBatch.penalized_advantage`: GAE is linear in
 rewards and values), raw -- not the reference library's separately normalised
