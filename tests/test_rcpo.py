@@ -13,8 +13,9 @@ from torch import nn
 
 from shapo_rl import keys
 from shapo_rl.algorithms import UpdateBatch, UpdateContext
-from shapo_rl.algorithms.actor_steps import kl_to_behaviour, surrogate
+from shapo_rl.algorithms.actor_steps import kl_to_behaviour, surrogate, trust_region_optimizer, trust_region_step
 from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
+from shapo_rl.config import TrustRegionConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import (
     SharpnessAwareGradient,
@@ -110,3 +111,25 @@ def test_the_actor_takes_the_full_natural_step_on_the_penalised_advantage():
     fvp = fisher_vector_product(kl_to_behaviour(ref_context, batch), params, 0.1)
     step, _ = natural_gradient_step(g, fvp, 0.01, 15)
     torch.testing.assert_close(get_flat_params(list(policy.parameters())), theta + step, rtol=1e-6, atol=1e-7)
+
+
+def test_with_line_search_the_step_is_trpos_on_the_same_advantage():
+    """A trust region so wide that the full natural step overshoots: TRPO's backtracking decides."""
+    torch.manual_seed(0)
+    policy = GaussianPolicy(3, 2, (16,))
+    reference = copy.deepcopy(policy)
+    batch = _batch(policy, 30.0)
+    config = RCPOConfig(line_search=True, trust_region=TrustRegionConfig(max_kl=2.0))
+    rcpo = RCPO(config, cost_limit=10.0)
+
+    def context(p):
+        return UpdateContext(policy=p, optimizers=[trust_region_optimizer(p, config.trust_region, identity_reduce)],
+                             gradient=SharpnessAwareGradient(p.parameters(), "none"), reduce=identity_reduce,
+                             total=None, backward=None, update_critics=lambda batch: {})
+
+    metrics = rcpo.update(batch, context(policy))
+    advantage = standardize(batch.reward_advantage - rcpo.multiplier * batch.cost_advantage)
+    expected = trust_region_step(context(reference), batch, advantage)
+    assert {k: metrics[k] for k in expected} == expected and metrics["backtracks"] > 0
+    for p, q in zip(policy.parameters(), reference.parameters()):
+        assert torch.equal(p, q)
