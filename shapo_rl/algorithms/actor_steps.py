@@ -1,8 +1,10 @@
-"""Shared actor steps: the natural-gradient trust-region step (TRPO family) and PPO's clipped
-minibatch epochs, each taking its gradients through the SHAPO step of the update context."""
+"""Shared actor steps: the natural-gradient trust-region step (TRPO family), the step in the
+linearised cost constraint (CPO, PCPO) and PPO's clipped minibatch epochs, each taking its
+gradients through the SHAPO step of the update context."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 
@@ -11,9 +13,19 @@ from torch import Tensor
 
 from shapo_rl.algorithms.losses import clipped_surrogate_loss, mean_kl, surrogate_loss
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
-from shapo_rl.config import ClipConfig
+from shapo_rl.config import ClipConfig, TrustRegionConfig
 from shapo_rl.models import GaussianPolicy
-from shapo_rl.optim import PerturbationInfo, set_flat_grads
+from shapo_rl.optim import (
+    LinearConstraint,
+    PerturbationInfo,
+    Reduce,
+    StepDirection,
+    TrustRegionOptimizer,
+    constrained_natural_step,
+    fisher_vector_product,
+    set_flat_grads,
+)
+from shapo_rl.optim.constrained_step import Method
 
 
 def surrogate(policy: GaussianPolicy, batch: UpdateBatch, advantage: Tensor) -> Callable[[], Tensor]:
@@ -37,6 +49,13 @@ def perturbation_metrics(infos: list[PerturbationInfo | None], prefix: str = "sh
             f"{prefix}_cosine": mean("cosine")}
 
 
+def trust_region_optimizer(policy: GaussianPolicy, config: TrustRegionConfig, reduce: Reduce) -> TrustRegionOptimizer:
+    """The actor's TRPO optimiser with the trust-region settings of ``config``."""
+    return TrustRegionOptimizer(policy.parameters(), max_kl=config.max_kl, cg_iters=config.cg_iters,
+                                damping=config.damping, backtrack_ratio=config.backtrack_ratio,
+                                backtrack_iters=config.backtrack_iters, reduce=reduce)
+
+
 def trust_region_step(context: UpdateContext, batch: UpdateBatch, advantage: Tensor) -> dict[str, float]:
     """One TRPO step on the surrogate of ``advantage``: g (or g_shapo) from the context's gradient
     step, then the natural-gradient step and line search at theta (the actor's
@@ -47,6 +66,48 @@ def trust_region_step(context: UpdateContext, batch: UpdateBatch, advantage: Ten
     info = context.optimizers[0].step(closure=closure, kl_fn=kl_fn, grad=gradient.grad, loss_before=gradient.loss)
     return {"actor_loss": info.loss_after, "kl": info.kl, "trust_region_accepted": float(info.accepted),
             "backtracks": float(info.backtracks), **perturbation_metrics([gradient.perturbation])}
+
+
+def linearized_cost_step(context: UpdateContext, batch: UpdateBatch, c: float, config: TrustRegionConfig, *,
+                         method: Method, reward_must_improve: Callable[[StepDirection], bool]
+                         ) -> tuple[StepDirection, dict[str, float]]:
+    """One step of the CPO family in the linearised cost constraint c + b^T s <= 0 (c = Jc - d).
+
+    g is the gradient of the reward surrogate -mean[r_t A_r], b that of the cost surrogate
+    mean[r_t A_c] (A_r z-scored, A_c centred), each at its own SHAPO neighbour (towards lower
+    reward, towards higher cost); the constrained natural step at theta (``method``: CPO's dual
+    or PCPO's projection), backtracked (``config``) until the mean KL is within delta, the cost
+    surrogate grows by at most max(-c, 0) and, where ``reward_must_improve(direction)``, the
+    reward surrogate does not get worse; if none qualifies, no step.
+    """
+    adv_r, adv_c = context.standardized(batch)
+    policy, params = context.policy, list(context.policy.parameters())
+    reward_loss = surrogate(policy, batch, adv_r)  # -mean[r_t A_r]
+    cost_loss = surrogate(policy, batch, -adv_c)  # the cost surrogate mean[r_t A_c]
+    kl_fn = kl_to_behaviour(context, batch)
+    reward = context.gradient.step(reward_loss, kl_fn)
+    cost = context.gradient.step(cost_loss, kl_fn)
+    with torch.enable_grad():
+        fvp = fisher_vector_product(kl_fn, params, config.damping, context.reduce)
+
+    def evaluate():
+        return (context.reduce(reward_loss().detach()), context.reduce(kl_fn().detach()),
+                context.reduce(cost_loss().detach()))
+
+    def accept(direction: StepDirection, values: tuple[float, ...]) -> bool:
+        loss_r, kl, loss_c = values
+        return (all(math.isfinite(v) for v in values) and kl <= config.max_kl
+                and loss_c - cost.loss <= max(-c, 0.0)
+                and (not reward_must_improve(direction) or loss_r <= reward.loss))
+
+    direction, result = constrained_natural_step(
+        params, -reward.grad, fvp, config.max_kl, evaluate, accept, constraint=LinearConstraint(cost.grad, c),
+        method=method, cg_iters=config.cg_iters, ratio=config.backtrack_ratio, max_iters=config.backtrack_iters)
+    loss_r, kl, loss_c = result.values if result.accepted else (reward.loss, 0.0, cost.loss)
+    return direction, {"actor_loss": loss_r, "cost_surrogate": loss_c, "kl": kl,
+                       "trust_region_accepted": float(result.accepted), "backtracks": float(result.steps_taken),
+                       "constraint_value": c, **perturbation_metrics([reward.perturbation]),
+                       **perturbation_metrics([cost.perturbation], prefix="shapo_cost")}
 
 
 def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor, config: ClipConfig) -> dict[str, float]:

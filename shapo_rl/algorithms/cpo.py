@@ -20,15 +20,13 @@ of the ascent gradient (see :mod:`shapo_rl.optim.cpo_dual`), tested against SLSQ
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 
-from shapo_rl.algorithms.actor_steps import kl_to_behaviour, perturbation_metrics, surrogate
+from shapo_rl.algorithms.actor_steps import linearized_cost_step
 from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
 from shapo_rl.config import TrustRegionConfig
-from shapo_rl.optim import LinearConstraint, StepDirection, constrained_natural_step, fisher_vector_product
 
 
 @dataclass(frozen=True)
@@ -44,40 +42,13 @@ class CPO(Algorithm):
         self.register_buffer("nu", torch.zeros((), dtype=torch.float64))
 
     def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
-        tr = self.config.trust_region
         if batch.has_episode_cost:
             self.episode_cost.fill_(batch.episode_cost)
         c = float(self.episode_cost) - self.cost_limit
-        adv_r, adv_c = context.standardized(batch)
-        policy, params = context.policy, list(context.policy.parameters())
-        reward_loss = surrogate(policy, batch, adv_r)  # -mean[r_t A_r]
-        cost_loss = surrogate(policy, batch, -adv_c)  # the cost surrogate mean[r_t A_c]
-        kl_fn = kl_to_behaviour(context, batch)
-        reward = context.gradient.step(reward_loss, kl_fn)
-        cost = context.gradient.step(cost_loss, kl_fn)
-        with torch.enable_grad():
-            fvp = fisher_vector_product(kl_fn, params, tr.damping, context.reduce)
-
-        def evaluate():
-            return (context.reduce(reward_loss().detach()), context.reduce(kl_fn().detach()),
-                    context.reduce(cost_loss().detach()))
-
-        def accept(direction: StepDirection, values: tuple[float, ...]) -> bool:
-            loss_r, kl, loss_c = values
-            return (all(math.isfinite(v) for v in values) and kl <= tr.max_kl
-                    and loss_c - cost.loss <= max(-c, 0.0)
-                    and (direction.case <= 1 or loss_r <= reward.loss))
-
-        direction, result = constrained_natural_step(
-            params, -reward.grad, fvp, tr.max_kl, evaluate, accept, constraint=LinearConstraint(cost.grad, c),
-            cg_iters=tr.cg_iters, ratio=tr.backtrack_ratio, max_iters=tr.backtrack_iters)
+        direction, metrics = linearized_cost_step(context, batch, c, self.config.trust_region, method="cpo",
+                                                  reward_must_improve=lambda d: d.case > 1)
         self.nu.fill_(direction.nu)
-        loss_r, kl, loss_c = result.values if result.accepted else (reward.loss, 0.0, cost.loss)
-        metrics = {"actor_loss": loss_r, "cost_surrogate": loss_c, "kl": kl, "cpo_case": float(direction.case),
-                   "trust_region_accepted": float(result.accepted), "backtracks": float(result.steps_taken),
-                   "constraint_value": c, **perturbation_metrics([reward.perturbation]),
-                   **perturbation_metrics([cost.perturbation], prefix="shapo_cost")}
-        return {**metrics, **context.update_critics(batch)}
+        return {**metrics, "cpo_case": float(direction.case), **context.update_critics(batch)}
 
     @property
     def multiplier(self) -> float:

@@ -56,6 +56,19 @@ class UpdateBatch:
     def has_episode_cost(self) -> bool:
         return math.isfinite(self.episode_cost)
 
+    def penalized_advantage(self, multiplier: float) -> Tensor:
+        """GAE of the penalised reward r - lambda c with the value V_r - lambda V_c: A_r - lambda A_c.
+
+        GAE is linear in the rewards and the values together (each delta_t is, and the cut at
+        episode ends and the bootstrap at truncations are the same for both signals), so this is
+        exactly the advantage of the penalised return sum_t gamma^t (r_t - lambda c_t) whose
+        value is V_r - lambda V_c -- when the cost discount equals the reward's (the default);
+        with another cost discount each term keeps its own, sum_t gamma^t r_t - lambda
+        sum_t gamma_c^t c_t. The combined value is exact for the current lambda, where a critic of
+        its own would chase every change of the multiplier.
+        """
+        return self.reward_advantage - multiplier * self.cost_advantage
+
 
 @dataclass
 class UpdateContext:

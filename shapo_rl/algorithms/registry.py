@@ -17,8 +17,11 @@ from typing import Any
 
 from shapo_rl import settings
 from shapo_rl.algorithms.cpo import CPO, CPOConfig
+from shapo_rl.algorithms.crpo import CRPO, CRPOConfig
+from shapo_rl.algorithms.pcpo import PCPO, PCPOConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
 from shapo_rl.algorithms.protocol import Algorithm
+from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.lookup import lookup
@@ -62,6 +65,14 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("cpo", CPO, CPOConfig(),
                        "trust-region step in the linearised cost constraint, solved through its dual",
                        "Achiam et al. 2017"),
+        AlgorithmEntry("pcpo", PCPO, PCPOConfig(),
+                       "TRPO reward step, then its KL projection onto the linearised cost constraint",
+                       "Yang et al. 2020"),
+        AlgorithmEntry("crpo", CRPO, CRPOConfig(),
+                       "TRPO step on the cost when Jc > d + tolerance, else on the reward", "Xu et al. 2021"),
+        AlgorithmEntry("rcpo", RCPO, RCPOConfig(),
+                       "natural gradient on the penalised reward r - lambda c, lambda by gradient ascent on Jc - d",
+                       "Tessler et al. 2019"),
     )
 }
 

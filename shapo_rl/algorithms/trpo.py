@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 from torch import Tensor
 
-from shapo_rl.algorithms.actor_steps import trust_region_step
+from shapo_rl.algorithms.actor_steps import trust_region_optimizer, trust_region_step
 from shapo_rl.algorithms.penalized import PenalizedAlgorithm
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.config import PenaltyConfig, TrustRegionConfig
 from shapo_rl.models import GaussianPolicy
-from shapo_rl.optim import Reduce, TrustRegionOptimizer
+from shapo_rl.optim import Reduce
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,7 @@ class TRPOConfig(PenaltyConfig):
 
 class PenalizedTRPO(PenalizedAlgorithm):
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce):
-        tr = self.config.trust_region
-        return [TrustRegionOptimizer(policy.parameters(), max_kl=tr.max_kl, cg_iters=tr.cg_iters, damping=tr.damping,
-                                     backtrack_ratio=tr.backtrack_ratio, backtrack_iters=tr.backtrack_iters,
-                                     reduce=reduce)]
+        return [trust_region_optimizer(policy, self.config.trust_region, reduce)]
 
     def actor_step(self, context: UpdateContext, batch: UpdateBatch, advantage: Tensor) -> dict[str, float]:
         return trust_region_step(context, batch, advantage)

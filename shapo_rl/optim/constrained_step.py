@@ -2,10 +2,14 @@
 
 Maximise g^T s subject to 1/2 s^T F s <= delta and, optionally, one linearised constraint
 c + b^T s <= 0 (F through Fisher-vector products only). Without a constraint this is TRPO's step
-(Lemma 4 of the SHAPO paper); with one it is CPO's (Achiam et al. 2017, eq. 10, solved through
-its dual, :func:`~shapo_rl.optim.cpo_dual.cpo_step`). The step is then backtracked with an
+(Lemma 4 of the SHAPO paper); with one, ``method`` says how the constraint enters: ``"cpo"``
+solves the QP (Achiam et al. 2017, eq. 10, through its dual,
+:func:`~shapo_rl.optim.cpo_dual.cpo_step`), ``"pcpo"`` takes the reward step and projects it onto
+the constraint in the KL metric (Yang et al. 2020, :func:`~shapo_rl.optim.pcpo_projection.pcpo_step`).
+Either way F^-1 g and F^-1 b are solved once each by CG. The step is then backtracked with an
 acceptance predicate that the algorithm supplies (TRPO: the surrogate improves within the KL
-radius; CPO: the KL, the cost-surrogate growth and, where feasible, the reward improvement).
+radius; CPO, PCPO: the KL, the cost-surrogate growth and, where CPO is feasible, the reward
+improvement).
 :class:`TrustRegionOptimizer` is the unconstrained use as a torch optimiser.
 """
 
@@ -14,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor
@@ -22,6 +27,7 @@ from shapo_rl.optim.conjugate_gradient import conjugate_gradient
 from shapo_rl.optim.cpo_dual import cpo_step
 from shapo_rl.optim.fisher import Reduce, fisher_vector_product, identity_reduce
 from shapo_rl.optim.parameters import flat_grad, optimizer_params
+from shapo_rl.optim.pcpo_projection import pcpo_step
 from shapo_rl.optim.trust_region import (
     LineSearchResult,
     backtracking_line_search,
@@ -42,8 +48,9 @@ class LinearConstraint:
 @dataclass(frozen=True)
 class StepDirection:
     """The full step before backtracking. ``case`` is CPO's (0 infeasible recovery, 1-2 constraint
-    active, 3 trust region feasible, 4 no constraint gradient) or None without a constraint;
-    ``lam`` and ``nu`` are the dual variables of the KL and the linear constraint."""
+    active, 3 trust region feasible, 4 no constraint gradient), None without a constraint or with
+    PCPO's projection; ``lam`` and ``nu`` are the dual variables of the KL and the linear
+    constraint (PCPO: the reward step's KL multiplier and the projection's coefficient)."""
 
     step: Tensor
     case: int | None
@@ -52,16 +59,24 @@ class StepDirection:
 
 
 Accept = Callable[[StepDirection, tuple[float, ...]], bool]
+Method = Literal["cpo", "pcpo"]
 
 
 def step_direction(g: Tensor, fvp: Callable[[Tensor], Tensor], max_kl: float,
-                   constraint: LinearConstraint | None = None, *, cg_iters: int = 15) -> StepDirection:
-    """Solve the trust-region QP: x = F^-1 g by CG, and with a constraint also p = F^-1 b."""
+                   constraint: LinearConstraint | None = None, *, method: Method = "cpo",
+                   cg_iters: int = 15) -> StepDirection:
+    """The full step: x = F^-1 g by CG, and with a constraint also p = F^-1 b, then CPO's QP
+    solution or PCPO's projected step (``method``; module docstring)."""
+    if method not in get_args(Method):
+        raise ValueError(f"method must be one of {get_args(Method)}, got {method!r}")
     if constraint is None:
         step, _ = natural_gradient_step(g, fvp, max_kl, cg_iters)
         return StepDirection(step, None, math.nan, 0.0)
     x = conjugate_gradient(fvp, g, cg_iters)
     p = conjugate_gradient(fvp, constraint.b, cg_iters)
+    if method == "pcpo":
+        projected = pcpo_step(x, p, constraint.b, constraint.c, fvp, max_kl)
+        return StepDirection(projected.step, None, projected.lam, projected.nu)
     solved = cpo_step(x, p, g, constraint.b, constraint.c, fvp, max_kl)
     return StepDirection(solved.step, solved.case, solved.lam, solved.nu)
 
@@ -75,6 +90,7 @@ def constrained_natural_step(
     accept: Accept,
     *,
     constraint: LinearConstraint | None = None,
+    method: Method = "cpo",
     cg_iters: int = 15,
     ratio: float = 0.8,
     max_iters: int = 15,
@@ -84,7 +100,7 @@ def constrained_natural_step(
     ``g`` is the gradient of the objective to maximise (already reduced over processes, as is
     ``fvp``). A rejected search leaves the parameters bit-identical.
     """
-    direction = step_direction(g, fvp, max_kl, constraint, cg_iters=cg_iters)
+    direction = step_direction(g, fvp, max_kl, constraint, method=method, cg_iters=cg_iters)
     result = backtracking_line_search(params, direction.step, evaluate, lambda values: accept(direction, values),
                                       ratio, max_iters)
     return direction, result
