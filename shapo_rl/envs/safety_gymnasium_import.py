@@ -5,6 +5,10 @@ safety_gymnasium 1.0.0 declares geom dataclasses whose fields default to numpy a
 defaults with ``ValueError: mutable default <class 'numpy.ndarray'> for field color``. During
 that one import we substitute a ``dataclasses.dataclass`` that first turns every ndarray class
 attribute into ``field(default_factory=value.copy)``, then restore the original decorator.
+
+safety_gymnasium imports gymnasium-robotics, whose 1.2.2 prints a notice about changed Adroit
+rewards on stderr at import (from ``farama_notifications``); this project pins that version on
+purpose, and the notice would turn a one-line error into three lines, so it is dropped.
 """
 
 from __future__ import annotations
@@ -44,6 +48,12 @@ def import_safety_gymnasium() -> ModuleType:
     with _LOCK:
         if "safety_gymnasium" in sys.modules:
             return sys.modules["safety_gymnasium"]
+        try:
+            from farama_notifications import notifications
+
+            notifications.pop("gymnasium_robotics", None)
+        except ImportError:
+            pass
         original = dataclasses.dataclass
         dataclasses.dataclass = _array_safe_dataclass(original)
         try:
