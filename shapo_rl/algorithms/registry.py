@@ -22,6 +22,7 @@ from shapo_rl import settings
 from shapo_rl.algorithms.cpo import CPO, CPOConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
 from shapo_rl.algorithms.protocol import Algorithm
+from shapo_rl.algorithms.saute import SautePPO, SautePPOConfig, SauteTRPO, SauteTRPOConfig
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, get_task, make_env
@@ -66,6 +67,12 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("cpo", CPO, CPOConfig(),
                        "trust-region step in the linearised cost constraint, solved through its dual",
                        "Achiam et al. 2017"),
+        AlgorithmEntry("trpo-saute", SauteTRPO, SauteTRPOConfig(),
+                       "TRPO on the Saute MDP: remaining budget z in the state, unsafe_reward once z <= 0",
+                       "Sootla et al. 2022"),
+        AlgorithmEntry("ppo-saute", SautePPO, SautePPOConfig(),
+                       "PPO-Clip on the Saute MDP: remaining budget z in the state, unsafe_reward once z <= 0",
+                       "Sootla et al. 2022"),
     )
 }
 
