@@ -1,6 +1,6 @@
 """Saute (Sootla et al. 2022): the safety state against hand values, resets (full and partial),
-reward replacement, the observation one larger wherever a Saute run's env is built, and the
-refusal of a cost limit of 0."""
+reward replacement, the observation one larger wherever a Saute run's env is built (training,
+evaluation, attacks, checkpoint reload, videos), and the refusal of a cost limit of 0."""
 
 import csv
 
