@@ -17,7 +17,7 @@ the constrained optimum's (trpo-saute: return 12.5 at cost 8, 18.4 at 17.3 with 
 of at least half the optimum's. That criterion does not see the reward replacement (checked
 against hand values in test_saute.py): with it removed, trpo-saute still ends within the budget
 (return 16.8 at cost 14.8), as the unscaled z drifting with the policy slows TRPO here (with a
-budget so large that z stays near 1 it reaches plain TRPO's 40 at cost 80). ppo-saute's runs take 60 s (vanilla) and 300 s (SHAPO) here: `make test-slow`.
+budget so large that z stays near 1 it reaches plain TRPO's 40 at cost 80). ppo-saute's runs take 40-60 s (vanilla) and 240-300 s (SHAPO) here: `make test-slow`.
 """
 
 import csv
