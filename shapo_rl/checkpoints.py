@@ -10,29 +10,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shapo_rl.algorithms import SafePolicyOptimization, config_from_dict
+from shapo_rl import keys
+from shapo_rl.algorithms import SafePolicyOptimization, config_from_dict, make_run_env
 from shapo_rl.algorithms.module import CHECKPOINT_FORMAT
 from shapo_rl.checkpoint_io import CheckpointError, safe_load
 from shapo_rl.config import ConfigError, TrainConfig
-from shapo_rl.envs import ObservationNormalizer, make_env
+from shapo_rl.envs import ObservationNormalizer
 
 __all__ = ["CheckpointError", "build_module", "checkpoint_config", "checkpoint_path", "env_dimensions",
            "load_module", "read_checkpoint", "run_directory"]
 
 
-def env_dimensions(task: str) -> tuple[int, int]:
-    """(observation dim, action dim) of a task, read from a one-env probe."""
-    probe = make_env(task, num_envs=1, normalize_obs=False)
+def env_dimensions(config: TrainConfig) -> tuple[int, int, int]:
+    """(policy observation dim, action dim, simulator observation dim) of a resolved run's env,
+    read from a one-env probe: the policy sees the observation after the algorithm's env
+    transforms (Saute's adds one), the normaliser the simulator's."""
+    probe = make_run_env(config, num_envs=1)
     try:
-        return probe.observation_spec["observation"].shape[-1], probe.action_spec.shape[-1]
+        return (probe.observation_spec[keys.OBSERVATION].shape[-1], probe.action_spec.shape[-1],
+                probe.base_env.observation_spec[keys.OBSERVATION].shape[-1])
     finally:
         probe.close()
 
 
 def build_module(config: TrainConfig) -> SafePolicyOptimization:
     """A fresh module for a resolved ``config`` (its cost limit and algorithm config filled in)."""
-    obs_dim, act_dim = env_dimensions(config.env)
-    normalizer = (ObservationNormalizer(obs_dim, clip=config.obs_clip, std_floor=config.obs_std_floor)
+    obs_dim, act_dim, simulator_dim = env_dimensions(config)
+    normalizer = (ObservationNormalizer(simulator_dim, clip=config.obs_clip, std_floor=config.obs_std_floor)
                   if config.normalize_obs else None)
     return SafePolicyOptimization(config, obs_dim=obs_dim, act_dim=act_dim, cost_limit=config.cost_limit,
                                   obs_normalizer=normalizer)

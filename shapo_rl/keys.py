@@ -25,3 +25,5 @@ COST_VALUE_TARGET = "cost_value_target"
 EPISODE_RETURN = "episode_return"
 EPISODE_COST = "episode_cost"
 EPISODE_LENGTH = "episode_length"
+
+SAFETY_STATE = "safety_state"  # Saute's remaining budget z (envs/saute.py)

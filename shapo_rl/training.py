@@ -14,7 +14,7 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities import rank_zero_only
 
-from shapo_rl.algorithms import config_from_dict, with_algorithm_defaults
+from shapo_rl.algorithms import config_from_dict, env_transforms, with_algorithm_defaults
 from shapo_rl.callbacks import MetricsCSV, TrainingProgress
 from shapo_rl.checkpoint_io import AtomicCheckpointIO
 from shapo_rl.checkpoints import CheckpointError, build_module, checkpoint_config, read_checkpoint
@@ -64,11 +64,14 @@ def default_num_envs(steps_per_epoch: int, episode_steps: int) -> int:
 
 def resolve(config: TrainConfig, processes: int = 1) -> TrainConfig:
     """Fill the algorithm's default config, the task's default cost limit and env count (for
-    ``processes`` sharing each epoch), and check names against the registries."""
+    ``processes`` sharing each epoch), and check names against the registries and the run
+    against its algorithm (whose env transforms refuse what it cannot take, e.g. Saute a cost
+    limit of 0) before anything is written."""
     task = get_task(config.env)
     config = with_algorithm_defaults(config)
     if config.cost_limit is None:
         config = replace(config, cost_limit=task.cost_limit)
+    env_transforms(config)
     if config.num_envs is None:
         per_process = max(1, config.steps_per_epoch // processes)
         config = replace(config, num_envs=default_num_envs(per_process, task.max_episode_steps))

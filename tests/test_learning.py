@@ -16,6 +16,17 @@ also ascends with SGD, at lr 0.1: it weighs the raw cost advantage (lambda* = 0.
 penalty is in the return), Adam overshoots to about 0.93 and drives the cost to 9; with SGD the
 primal-dual cycle must be short against the 10 judged epochs: at lr 0.02 the cost averages 17.1
 (a fail), at 0.05 18.9 (a narrow pass), at 0.1 19.8.
+
+Saute (Sootla et al. 2022) bounds the discounted cost of every episode, not the mean over
+episodes, and is conservative here: early breaches (reward -1 once the budget is spent) shrink
+the policy's standard deviation, and with it every later step, while the mean action sits below
+the constrained optimum's (trpo-saute: return 12.5 at cost 8, 18.4 at 17.3 with SHAPO; ppo-saute
+13.5 at 9.8, 15.5 at 12.8). Those algorithms are judged on staying within the budget at a return
+of at least half the optimum's. That criterion does not see the reward replacement (checked
+against hand values in test_saute.py): with it removed, trpo-saute still ends within the budget
+(return 16.8 at cost 14.8), as the unscaled z drifting with the policy slows TRPO here (with a
+budget so large that z stays near 1 it reaches plain TRPO's 40 at cost 80). ppo-saute's runs take
+40-60 s (vanilla) and 240-300 s (SHAPO) here: they run in `make test-slow`.
 """
 
 import csv
@@ -33,9 +44,11 @@ CONSTRAINED = sorted(name for name, entry in ALGORITHMS.items()
                      if getattr(entry.defaults, "multiplier", "constrained") != "none")
 TEST_SETTINGS = {"lagrange": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05}, "pid": {"pid.ki": 0.05},
                  "crpo": {"tolerance": 0.5}, "rcpo": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.1}}
+WITHIN_BUDGET = {"trpo-saute", "ppo-saute"}
+SLOW = {"ppo-saute"}
 
 
-@pytest.mark.parametrize("algo", CONSTRAINED)
+@pytest.mark.parametrize("algo", [pytest.param(a, marks=pytest.mark.slow) if a in SLOW else a for a in CONSTRAINED])
 @pytest.mark.parametrize("shapo", [ShapoConfig(),
                                    ShapoConfig(geometry="fisher", radius=1e-3, critic_sam=True)],
                          ids=["vanilla", "shapo"])
@@ -52,5 +65,8 @@ def test_converges_to_the_constrained_optimum(tmp_path, algo, shapo):
     ret = sum(float(r["ep_return"]) for r in rows) / LAST
     cost = sum(float(r["ep_cost"]) for r in rows) / LAST
     best_return, best_cost, _ = toy_cmdp_optimum(20.0)
-    assert ret == pytest.approx(best_return, rel=TOLERANCE)
-    assert cost == pytest.approx(best_cost, rel=TOLERANCE)
+    if algo in WITHIN_BUDGET:
+        assert cost <= best_cost * (1 + TOLERANCE) and ret >= best_return / 2
+    else:
+        assert ret == pytest.approx(best_return, rel=TOLERANCE)
+        assert cost == pytest.approx(best_cost, rel=TOLERANCE)

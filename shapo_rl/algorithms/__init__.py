@@ -8,10 +8,12 @@ from shapo_rl.algorithms.registry import (
     UnknownAlgorithmError,
     apply_settings,
     config_from_dict,
+    env_transforms,
     get_algorithm,
+    make_run_env,
     with_algorithm_defaults,
 )
 
 __all__ = ["ALGORITHMS", "Algorithm", "AlgorithmEntry", "SafePolicyOptimization", "UnknownAlgorithmError",
-           "UpdateBatch", "UpdateContext", "apply_settings", "config_from_dict", "get_algorithm",
-           "with_algorithm_defaults"]
+           "UpdateBatch", "UpdateContext", "apply_settings", "config_from_dict", "env_transforms",
+           "get_algorithm", "make_run_env", "with_algorithm_defaults"]

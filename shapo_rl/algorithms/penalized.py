@@ -2,7 +2,8 @@
 advantage (A_r - lambda A_c) / (1 + lambda) (A_r z-scored, A_c centred), the critics regress.
 
 Subclasses choose the actor step (trust region or clipped surrogate) and its optimiser; the
-penalty (none, Lagrange, PID) comes from the config (:class:`~shapo_rl.config.PenaltyConfig`).
+penalty (none, Lagrange, PID) comes from the config (:class:`~shapo_rl.config.PenaltyConfig`),
+unless a subclass fixes it in :meth:`PenalizedAlgorithm.make_penalty` (Saute: none).
 """
 
 from __future__ import annotations
@@ -11,13 +12,17 @@ from torch import Tensor
 
 from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
 from shapo_rl.config import PenaltyConfig
-from shapo_rl.constraints import make_penalty
+from shapo_rl.constraints import ConstraintHandler, make_penalty
 
 
 class PenalizedAlgorithm(Algorithm):
     def __init__(self, config: PenaltyConfig, *, cost_limit: float) -> None:
         super().__init__(config, cost_limit=cost_limit)
-        self.penalty = make_penalty(config, cost_limit)
+        self.penalty = self.make_penalty(config, cost_limit)
+
+    def make_penalty(self, config: PenaltyConfig, cost_limit: float) -> ConstraintHandler:
+        """The penalty of ``config.multiplier`` (none, Lagrange, PID)."""
+        return make_penalty(config, cost_limit)
 
     def actor_step(self, context: UpdateContext, batch: UpdateBatch, advantage: Tensor) -> dict[str, float]:
         raise NotImplementedError

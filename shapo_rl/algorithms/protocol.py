@@ -7,7 +7,9 @@ reward and cost advantages and value targets, the behaviour policy's log-prob/lo
 epoch's Jc and the cost limit -- and logs the named metrics it returns. The algorithm normalises
 and combines advantages itself (:meth:`UpdateContext.standardized` is the shared helper), steps
 its constraint, its actor (gradients through ``context.gradient``, the SHAPO step) and calls
-``context.update_critics``.
+``context.update_critics``. An algorithm that changes the MDP (Saute's safety state) declares
+its env transforms in :meth:`Algorithm.env_transforms`; every env of a run (training,
+evaluation, attacks, videos, the dimension probe of a checkpoint reload) is built with them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 from tensordict import TensorDictBase
 from torch import Tensor, nn
+from torchrl.envs import Transform
 
 from shapo_rl import keys
 from shapo_rl.models import GaussianPolicy
@@ -105,6 +108,13 @@ class Algorithm(nn.Module):
         super().__init__()
         self.config = config
         self.cost_limit = float(cost_limit)
+
+    @classmethod
+    def env_transforms(cls, config: Any, *, cost_limit: float, episode_steps: int) -> list[Transform]:
+        """The TorchRL transforms this algorithm's MDP adds to the task (appended last by
+        ``make_env``), for its config, the cost limit d and the episode length T; none by default.
+        Raises :class:`~shapo_rl.config.ConfigError` for a run the algorithm cannot take."""
+        return []
 
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce) -> list[torch.optim.Optimizer]:
         """The actor's optimisers (checkpointed by Lightning); none by default."""

@@ -5,7 +5,8 @@ An entry names an algorithm class and the config that gives the entry its defaul
 module plus one line here. The functions below build and rebuild a run's configuration with the
 algorithm's config nested in it: every field of both is reachable by ``--set path=value`` (a
 path that is not a run setting is looked up in the algorithm's config, so ``pid.kp`` means
-``algorithm.pid.kp``).
+``algorithm.pid.kp``). :func:`make_run_env` is the one builder of a run's envs, with the env
+transforms its algorithm declares.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from torchrl.envs import Transform, TransformedEnv
+
 from shapo_rl import settings
 from shapo_rl.algorithms.cpo import CPO, CPOConfig
 from shapo_rl.algorithms.crpo import CRPO, CRPOConfig
@@ -22,8 +25,10 @@ from shapo_rl.algorithms.pcpo import PCPO, PCPOConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
 from shapo_rl.algorithms.protocol import Algorithm
 from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
+from shapo_rl.algorithms.saute import SautePPO, SautePPOConfig, SauteTRPO, SauteTRPOConfig
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
+from shapo_rl.envs import ObservationNormalizer, get_task, make_env
 from shapo_rl.lookup import lookup
 
 
@@ -73,12 +78,36 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("rcpo", RCPO, RCPOConfig(),
                        "natural gradient on the penalised reward r - lambda c, lambda by gradient ascent on Jc - d",
                        "Tessler et al. 2019"),
+        AlgorithmEntry("trpo-saute", SauteTRPO, SauteTRPOConfig(),
+                       "TRPO on the Saute MDP: remaining budget z in the state, unsafe_reward once z <= 0",
+                       "Sootla et al. 2022"),
+        AlgorithmEntry("ppo-saute", SautePPO, SautePPOConfig(),
+                       "PPO-Clip on the Saute MDP: remaining budget z in the state, unsafe_reward once z <= 0",
+                       "Sootla et al. 2022"),
     )
 }
 
 
 def get_algorithm(name: str) -> AlgorithmEntry:
     return lookup(ALGORITHMS, name, kind="algorithm", error=UnknownAlgorithmError)
+
+
+def env_transforms(config: TrainConfig) -> list[Transform]:
+    """The env transforms a resolved run's algorithm declares for its task's episode length; a
+    run the algorithm refuses (Saute with cost limit 0) is a :class:`ConfigError`."""
+    return get_algorithm(config.algo).algorithm.env_transforms(
+        config.algorithm, cost_limit=config.cost_limit, episode_steps=get_task(config.env).max_episode_steps)
+
+
+def make_run_env(config: TrainConfig, *, num_envs: int, seed: int = 0,
+                 obs_normalizer: ObservationNormalizer | None = None, processes: int = 1,
+                 render_mode: str | None = None) -> TransformedEnv:
+    """A resolved run's env (training, evaluation, attacks, videos, the dimension probe): its
+    task with its algorithm's :func:`env_transforms`, observations normalised by
+    ``obs_normalizer`` when given (a run without normalisation has none); see ``make_env``."""
+    return make_env(config.env, num_envs=num_envs, seed=seed, normalize_obs=obs_normalizer is not None,
+                    obs_normalizer=obs_normalizer, processes=processes, render_mode=render_mode,
+                    transforms=env_transforms(config))
 
 
 def with_algorithm_defaults(config: TrainConfig) -> TrainConfig:

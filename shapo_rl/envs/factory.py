@@ -6,6 +6,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import traceback
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -41,10 +42,9 @@ def _make_simulator(spec: TaskSpec, max_episode_steps: int, render_mode: str | N
 
 
 def make_rendering_simulator(task: str):
-    """One bare env of ``task`` whose ``render()`` returns RGB frames (for videos), with the real sky.
-
-    It steps the same simulator as :func:`make_env` but without the TorchRL stack: the caller
-    normalises observations and clips actions itself. The toy CMDP and user envs have no renderer here.
+    """One bare env of ``task`` whose ``render()`` returns RGB frames, with the real sky: what a
+    video's env (``make_env`` with a ``render_mode``) steps, built alone to refuse a task without a
+    renderer before any episode. The toy CMDP and user envs have no renderer here.
     """
     spec = get_task(task)
     if spec.family in (TOY, CUSTOM):
@@ -275,6 +275,14 @@ class SimulatorBatch(EnvBase):
                keys.COST: torch.from_numpy(cost).unsqueeze(-1)}
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
 
+    def render(self):
+        """Env 0's frame (a batch built with a ``render_mode``; env 0 steps in this process)."""
+        return self._local.envs[0].render()
+
+    @property
+    def render_fps(self) -> int:
+        return self._local.envs[0].metadata.get("render_fps", 30)
+
     def close(self, *, raise_if_closed: bool = True) -> None:
         if self.is_closed:
             if raise_if_closed:
@@ -319,6 +327,7 @@ def make_env(
     workers: int | None = None,
     processes: int = 1,
     render_mode: str | None = None,
+    transforms: Sequence[Transform] = (),
 ) -> TransformedEnv:
     """Build ``task`` as a TorchRL env of batch size ``[num_envs]``.
 
@@ -332,20 +341,24 @@ def make_env(
     processes sharing this machine). ``task`` is any id :func:`get_task` resolves. Without a
     ``render_mode`` safety-gymnasium worlds compile without their skybox image (identical
     dynamics, see ``shapo_rl.envs.skybox``); with one (video) they keep the real sky.
+    ``transforms`` (an algorithm's, e.g. Saute's safety state) come last: after the normaliser,
+    which sees the simulator's observation only, and after the counters, which count the task's
+    own reward and cost.
     """
     spec = get_task(task)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
     base = _base_env(spec, num_envs, steps, str(device), workers, processes, render_mode)
-    transforms = _cost_transforms(spec.family)
+    stack = _cost_transforms(spec.family)
     doubles = [k for k, s in base.observation_spec.items(True, True) if s.dtype == torch.float64]
     doubles = [k for k in doubles if k != keys.COST]
     inv = [keys.ACTION] if base.action_spec.dtype == torch.float64 else []
     if doubles or inv:
-        transforms.append(DoubleToFloat(in_keys=doubles, in_keys_inv=inv))
-    transforms.append(ClipAction())
+        stack.append(DoubleToFloat(in_keys=doubles, in_keys_inv=inv))
+    stack.append(ClipAction())
     if normalize_obs:
-        transforms.append(obs_normalizer if obs_normalizer is not None else ObservationNormalizer())
-    transforms.append(EpisodeCounters())
-    env = TransformedEnv(base, Compose(*transforms))
+        stack.append(obs_normalizer if obs_normalizer is not None else ObservationNormalizer())
+    stack.append(EpisodeCounters())
+    stack.extend(transforms)
+    env = TransformedEnv(base, Compose(*stack))
     env.set_seed(seed)
     return env

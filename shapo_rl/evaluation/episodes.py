@@ -17,7 +17,8 @@ from tensordict.nn import TensorDictModuleBase
 from torchrl.envs import ExplorationType, set_exploration_type
 
 from shapo_rl import keys
-from shapo_rl.envs import make_env
+from shapo_rl.algorithms.registry import make_run_env
+from shapo_rl.envs import ObservationNormalizer
 
 
 class RandomActionAttack(TensorDictModuleBase):
@@ -60,6 +61,16 @@ def episode_quotas(episodes: int, num_envs: int) -> list[int]:
     return [episodes // num_envs + (i < episodes % num_envs) for i in range(num_envs)]
 
 
+def frozen_normalizer(module) -> ObservationNormalizer | None:
+    """A frozen copy of ``module``'s observation normaliser (None without one): evaluation never
+    moves the statistics."""
+    if module.obs_normalizer is None:
+        return None
+    normalizer = copy.deepcopy(module.obs_normalizer)
+    normalizer.frozen = True
+    return normalizer
+
+
 @torch.no_grad()
 def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8, deterministic: bool = True,
                  attack_rate: float | None = None) -> EvaluationResult:
@@ -69,20 +80,15 @@ def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8
     actions (torch's global generator is restored afterwards).
 
     ``module`` is a trained module as :func:`shapo_rl.evaluation.load_module` returns it; only its
-    ``config`` (``env``, ``normalize_obs``), ``obs_normalizer`` and ``make_collection_policy()``
-    are used.
+    ``config`` (the run's env, with its algorithm's env transforms), ``obs_normalizer`` and
+    ``make_collection_policy()`` are used.
     """
     if episodes <= 0:
         raise ValueError(f"number of episodes must be > 0, got {episodes}")
     config = module.config
-    normalizer = None
-    if module.obs_normalizer is not None:  # a frozen copy: evaluation never moves the statistics
-        normalizer = copy.deepcopy(module.obs_normalizer)
-        normalizer.frozen = True
     num_envs = min(num_envs, episodes)
     quotas = torch.tensor(episode_quotas(episodes, num_envs))
-    env = make_env(config.env, num_envs=num_envs, seed=seed, normalize_obs=config.normalize_obs,
-                   obs_normalizer=normalizer)
+    env = make_run_env(config, num_envs=num_envs, seed=seed, obs_normalizer=frozen_normalizer(module))
     policy = module.make_collection_policy()
     attack = None
     if attack_rate is not None:

@@ -14,10 +14,13 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
 import torch
+from torchrl.envs import ExplorationType, set_exploration_type
+from torchrl.envs.utils import step_mdp
 
-from shapo_rl.envs import make_rendering_simulator
+from shapo_rl import keys
+from shapo_rl.algorithms.registry import make_run_env
+from shapo_rl.evaluation.episodes import frozen_normalizer
 
 HEADLESS_BACKENDS = ("egl", "osmesa")
 _PROBE = "from mujoco.{0} import GLContext; c = GLContext(16, 16); c.make_current(); c.free()"
@@ -53,8 +56,9 @@ def record_episodes(module, directory: Path, *, episodes: int, seed: int, determ
     """Render ``episodes`` episodes of ``module``'s policy to ``directory/episodeNNN.mp4`` with the
     OpenGL ``backend`` (default: :func:`choose_backend`'s).
 
-    The first episode starts from the seed that env 0 of an evaluation with ``seed`` gets, so
-    with deterministic actions it is the episode that evaluation plays first.
+    The episodes are played in the run's env (:func:`~shapo_rl.algorithms.make_run_env`, with its
+    algorithm's env transforms) as env 0 of an evaluation with ``seed``: with deterministic
+    actions the first one is the episode that evaluation plays first.
     """
     backend = backend or choose_backend()
     os.environ["MUJOCO_GL"] = backend
@@ -63,30 +67,28 @@ def record_episodes(module, directory: Path, *, episodes: int, seed: int, determ
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    env = make_rendering_simulator(module.config.env)
-    normalizer = module.obs_normalizer if module.config.normalize_obs else None
-    generator = torch.Generator().manual_seed(seed)
-    low, high = env.action_space.low, env.action_space.high
-    fps = env.metadata.get("render_fps", 30)
+    env = make_run_env(module.config, num_envs=1, seed=seed, obs_normalizer=frozen_normalizer(module),
+                       render_mode="rgb_array")
+    simulator = env.base_env
+    policy = module.make_collection_policy()
+    mode = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
+    fps = simulator.render_fps
     paths = []
     try:
-        for k in range(episodes):
-            obs, _ = env.reset(seed=seed if k == 0 else None)
-            frames = [env.render()]
-            finished = False
-            while not finished:
-                x = torch.as_tensor(np.asarray(obs), dtype=torch.float32)
-                if normalizer is not None:
-                    x = normalizer.normalize(x)
-                loc, scale = module.policy(x)
-                action = loc if deterministic else loc + scale * torch.randn(loc.shape, generator=generator)
-                step = env.step(np.clip(action.double().numpy(), low, high))
-                obs, terminated, truncated = step[0], step[-3], step[-2]
-                finished = terminated or truncated
-                frames.append(env.render())
-            path = directory / f"episode{k:03d}.mp4"
-            imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
-            paths.append(path)
+        with torch.random.fork_rng(), set_exploration_type(mode):
+            torch.manual_seed(seed)
+            for k in range(episodes):
+                td = env.reset()
+                frames = [simulator.render()]
+                while True:
+                    td = env.step(policy(td))
+                    frames.append(simulator.render())
+                    if bool(td["next", keys.DONE].all()):
+                        break
+                    td = step_mdp(td)
+                path = directory / f"episode{k:03d}.mp4"
+                imageio.mimsave(path, frames, fps=fps, macro_block_size=1)
+                paths.append(path)
     finally:
         env.close()
     return paths

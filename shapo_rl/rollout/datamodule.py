@@ -21,8 +21,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from shapo_rl.algorithms.registry import make_run_env
 from shapo_rl.config import ConfigError, TrainConfig
-from shapo_rl.envs import make_env
 from shapo_rl.envs.normalizer import merge_moments
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.rollout.collector import RolloutCollector
@@ -85,9 +85,8 @@ class RolloutDataModule(L.LightningDataModule):
         rank = self.trainer.global_rank if self.trainer is not None else 0
         processes = self.trainer.world_size if self.trainer is not None else 1
         frames = steps_per_process(cfg, processes)
-        env = make_env(cfg.env, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
-                       normalize_obs=cfg.normalize_obs, obs_normalizer=self.obs_normalizer,
-                       processes=processes)
+        env = make_run_env(cfg, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
+                           obs_normalizer=self.obs_normalizer, processes=processes)
         self.source = RolloutSource(RolloutCollector(env, self.policy, frames), before_rollout=self._before_rollout,
                                     after_rollout=self._after_rollout)
 
