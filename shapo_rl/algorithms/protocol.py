@@ -1,7 +1,8 @@
 """The algorithm protocol: what the LightningModule hands an algorithm, and what it gets back.
 
 An algorithm is an ``nn.Module`` (so its multipliers, extra networks and optimiser moments travel
-in checkpoints) built from its frozen config and the cost limit. Once per epoch the module calls
+in checkpoints) built from its frozen config, the cost limit and the run's :class:`Discounts`
+(the gamma and GAE lambda its batches' advantages were computed with). Once per epoch the module calls
 ``update(batch, context)`` with an :class:`UpdateBatch` -- the rollout flattened, with the raw
 reward and cost advantages and value targets, the behaviour policy's log-prob/loc/scale, the
 epoch's Jc and the cost limit -- and logs the named metrics it returns. The algorithm normalises
@@ -22,9 +23,23 @@ from tensordict import TensorDictBase
 from torch import Tensor, nn
 
 from shapo_rl import keys
+from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce, SharpnessAwareGradient
 from shapo_rl.rollout import standardize
+
+
+@dataclass(frozen=True)
+class Discounts:
+    """The discounts behind the batch's GAE advantages (the run's gamma, cost_gamma, gae_lambda)."""
+
+    gamma: float
+    cost_gamma: float
+    gae_lambda: float
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> "Discounts":
+        return cls(config.gamma, config.cost_gamma, config.gae_lambda)
 
 
 @dataclass(frozen=True)
@@ -86,12 +101,13 @@ class UpdateContext:
 
 
 class Algorithm(nn.Module):
-    """Base of every algorithm: holds its config and the cost limit d."""
+    """Base of every algorithm: holds its config, the cost limit d and the run's discounts."""
 
-    def __init__(self, config: Any, *, cost_limit: float) -> None:
+    def __init__(self, config: Any, *, cost_limit: float, discounts: Discounts) -> None:
         super().__init__()
         self.config = config
         self.cost_limit = float(cost_limit)
+        self.discounts = discounts
 
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce) -> list[torch.optim.Optimizer]:
         """The actor's optimisers (checkpointed by Lightning); none by default."""

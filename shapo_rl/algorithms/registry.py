@@ -17,8 +17,10 @@ from typing import Any
 
 from shapo_rl import settings
 from shapo_rl.algorithms.cpo import CPO, CPOConfig
+from shapo_rl.algorithms.cup import CUP, CUPConfig
+from shapo_rl.algorithms.focops import FOCOPS, FOCOPSConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
-from shapo_rl.algorithms.protocol import Algorithm
+from shapo_rl.algorithms.protocol import Algorithm, Discounts
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.lookup import lookup
@@ -37,7 +39,7 @@ class AlgorithmEntry:
     paper: str
 
     def build(self, config: TrainConfig, cost_limit: float) -> Algorithm:
-        return self.algorithm(config.algorithm, cost_limit=cost_limit)
+        return self.algorithm(config.algorithm, cost_limit=cost_limit, discounts=Discounts.of(config))
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
@@ -62,6 +64,12 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("cpo", CPO, CPOConfig(),
                        "trust-region step in the linearised cost constraint, solved through its dual",
                        "Achiam et al. 2017"),
+        AlgorithmEntry("cup", CUP, CUPConfig(),
+                       "PPO-Clip on A_r, then a projection onto the cost-penalised KL neighbourhood",
+                       "Yang et al. 2022"),
+        AlgorithmEntry("focops", FOCOPS, FOCOPSConfig(),
+                       "first-order KL-regularised loss on A_r - nu A_c, per-state KL indicator",
+                       "Zhang et al. 2020"),
     )
 }
 
