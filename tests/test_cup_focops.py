@@ -120,7 +120,7 @@ def test_cup_weighs_the_cost_with_the_runs_cost_discount_and_gae_lambda(tmp_path
     run = train(config, tmp_path / "run", progress=False)
     with (run / "metrics.csv").open() as f:
         (row,) = csv.DictReader(f)
-    assert float(row["lagrange_multiplier"]) > 0.001  # stepped up from its init before the projection
+    assert float(row["lagrange_multiplier"]) > 0.01  # stepped up from its init 0.001 before the projection
     assert float(row["cup_weight"]) == pytest.approx(2.8 * float(row["lagrange_multiplier"]), rel=1e-6)
     assert float(row["projection_iterations"]) >= 1 and float(row["projection_kl"]) >= 0
 
