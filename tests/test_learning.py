@@ -11,11 +11,12 @@ integral is still climbing after 40 short epochs (cost about 18% over the limit)
 """
 
 import csv
+import dataclasses
 
 import pytest
 
 from shapo_rl.algorithms import ALGORITHMS, apply_settings
-from shapo_rl.config import CriticConfig, ShapoConfig, TrainConfig
+from shapo_rl.config import ClipConfig, CriticConfig, MinibatchConfig, ShapoConfig, TrainConfig
 from shapo_rl.envs import toy_cmdp_optimum
 from shapo_rl.training import train
 
@@ -33,8 +34,8 @@ TEST_SETTINGS = {"lagrange": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05},
 def test_converges_to_the_constrained_optimum(tmp_path, algo, shapo):
     defaults = ALGORITHMS[algo].defaults
     settings = dict(TEST_SETTINGS.get(getattr(defaults, "multiplier", None), {}))
-    if hasattr(defaults, "clip"):
-        settings["clip.update_iters"] = 10
+    settings.update({f"{f.name}.update_iters": 10 for f in dataclasses.fields(defaults)  # first-order epochs
+                     if isinstance(getattr(defaults, f.name), (ClipConfig, MinibatchConfig))})
     config = apply_settings(TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * 1000, steps_per_epoch=1000,
                                         num_envs=50, critic=CriticConfig(update_iters=5), shapo=shapo), settings)
     run = train(config, tmp_path / "run", progress=False)

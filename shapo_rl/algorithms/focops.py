@@ -5,13 +5,17 @@ Adam lr 0.035 from 0.001 as the reference library, projected onto [0, nu_max] wi
 the paper and the reference), then minibatch epochs of Adam (minibatch 64, lr 3e-4, up to 40
 epochs, stopped once the mean KL(pi_old || pi_theta) exceeds 0.02: the reference library's) minimise
 the loss of :func:`focops_loss`, with temperature lam 1.5 and per-state KL bound eta 0.02 (the
-paper's Table of hyperparameters and the reference's). With SHAPO each minibatch gradient is taken
+paper's values and the reference's). With SHAPO each minibatch gradient is taken
 at its pessimistic neighbour (Algorithm 4 of the SHAPO paper).
 
 Departure from the reference library, following the paper: the advantage is
 A_hat = A_r - nu A_c (the paper's, A_r z-scored and A_c centred as its authors' code); the
 reference divides it by (1 + nu). The paper updates nu by plain gradient steps (lr 0.01 from 0);
-``--set lagrange.optimizer=sgd lagrange.lr=0.01 lagrange.init=0`` gives those.
+``--set lagrange.optimizer=sgd lagrange.lr=0.01 lagrange.init=0`` gives those. The reference's
+loss adds a [B, 1] KL to a [B] ratio term, which broadcasts to [B, B] and so weighs every
+sample's advantage term by the fraction of states within eta; here the indicator is per sample,
+as the paper. The reference also steps the critics between actor minibatches; here they regress
+after the actor, as in every algorithm of this library.
 """
 
 from __future__ import annotations
