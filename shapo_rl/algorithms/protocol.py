@@ -2,13 +2,13 @@
 
 An algorithm is an ``nn.Module`` (so its multipliers, extra networks and optimiser moments travel
 in checkpoints) built from its frozen config, the cost limit and the run's :class:`Discounts`
-(the gamma and GAE lambda its batches' advantages were computed with). Once per epoch the module calls
-``update(batch, context)`` with an :class:`UpdateBatch` -- the rollout flattened, with the raw
-reward and cost advantages and value targets, the behaviour policy's log-prob/loc/scale, the
-epoch's Jc and the cost limit -- and logs the named metrics it returns. The algorithm normalises
-and combines advantages itself (:meth:`UpdateContext.standardized` is the shared helper), steps
-its constraint, its actor (gradients through ``context.gradient``, the SHAPO step) and calls
-``context.update_critics``.
+(the gammas and GAE lambda its batches' advantages were computed with; CUP weighs its cost term
+with them). Once per epoch the module calls ``update(batch, context)`` with an
+:class:`UpdateBatch` -- the rollout flattened, with the raw reward and cost advantages and value
+targets, the behaviour policy's log-prob/loc/scale, the epoch's Jc and the cost limit -- and logs
+the named metrics it returns. The algorithm normalises and combines advantages itself
+(:meth:`UpdateContext.standardized` is the shared helper), steps its constraint, its actor
+(gradients through ``context.gradient``, the SHAPO step) and calls ``context.update_critics``.
 """
 
 from __future__ import annotations
