@@ -116,7 +116,7 @@ def test_cup_weighs_the_cost_with_the_runs_cost_discount_and_gae_lambda(tmp_path
     config = apply_settings(TrainConfig(algo="cup", env="ToyCMDP-v0", steps=200, steps_per_epoch=200, num_envs=10,
                                         gamma=0.99, cost_gamma=0.9, gae_lambda=0.8,
                                         critic=CriticConfig(update_iters=1)),
-                            {"clip.update_iters": 2, "projection.update_iters": 2})
+                            {"clip.update_iters": 2})
     run = train(config, tmp_path / "run", progress=False)
     with (run / "metrics.csv").open() as f:
         (row,) = csv.DictReader(f)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -55,11 +54,12 @@ MinibatchLoss = Callable[[Tensor], Callable[[], Tensor]]  # minibatch indices ->
 
 
 def minibatch_epochs(context: UpdateContext, batch: UpdateBatch, minibatch_loss: MinibatchLoss,
-                     config: ClipConfig | MinibatchConfig, *, optimizer: Any, kl_from: tuple[Tensor, Tensor],
+                     config: ClipConfig | MinibatchConfig, *, kl_from: tuple[Tensor, Tensor],
                      stage: str | None = None) -> dict[str, float]:
-    """Epochs of Adam minibatch steps on ``minibatch_loss(index)``, stopped once the mean
-    KL(pi_ref || pi_theta) over the batch (``kl_from``: pi_ref's loc and scale; summed over action
-    dimensions as the reference library's, averaged over processes) exceeds ``config.target_kl``.
+    """Epochs of steps of the actor's (Adam) optimiser on ``minibatch_loss(index)`` per shuffled
+    minibatch, stopped once the mean KL(pi_ref || pi_theta) over the batch (``kl_from``: pi_ref's
+    loc and scale; summed over action dimensions as the reference library's, averaged over
+    processes) exceeds ``config.target_kl``.
 
     With SHAPO (Algorithm 4 of the paper) each minibatch step takes g_shapo on that minibatch,
     its KL ball anchored at the policy of the step (which has left pi_old after the first
@@ -68,7 +68,7 @@ def minibatch_epochs(context: UpdateContext, batch: UpdateBatch, minibatch_loss:
     ``actor_loss``, ``kl``, ``actor_iterations`` and ``shapo_*``, or for a named ``stage``
     ``{stage}_loss``, ``{stage}_kl``, ``{stage}_iterations`` and ``shapo_{stage}_*``.
     """
-    policy = context.policy
+    policy, optimizer = context.policy, context.optimizers[0]
     params = list(policy.parameters())
     perturbations: list[PerturbationInfo | None] = []
     losses: list[float] = []
@@ -106,12 +106,11 @@ def minibatch_epochs(context: UpdateContext, batch: UpdateBatch, minibatch_loss:
 
 
 def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor, config: ClipConfig) -> dict[str, float]:
-    """PPO-Clip epochs (:func:`minibatch_epochs` on the clipped surrogate of ``advantage``, with
-    the actor's first optimiser), early-stopped on the KL from the behaviour policy."""
+    """PPO-Clip epochs (:func:`minibatch_epochs` on the clipped surrogate of ``advantage``),
+    early-stopped on the KL from the behaviour policy."""
 
     def loss(index: Tensor) -> Callable[[], Tensor]:
         return partial(clipped_surrogate_loss, context.policy, batch.obs[index], batch.actions[index],
                        batch.old_log_prob[index], advantage[index], clip=config.clip)
 
-    return minibatch_epochs(context, batch, loss, config, optimizer=context.optimizers[0],
-                            kl_from=(batch.old_loc, batch.old_scale))
+    return minibatch_epochs(context, batch, loss, config, kl_from=(batch.old_loc, batch.old_scale))

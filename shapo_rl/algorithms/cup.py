@@ -5,23 +5,27 @@ Per epoch, as the paper's practical algorithm and the reference library:
 0. the multiplier lambda adapts to Jc - d (the config's penalty: Lagrange gradient ascent, Adam
    lr 0.035 from 0.001, projected onto [0, 2.0]: the reference library's CUP settings);
 1. policy improvement: PPO-Clip epochs on the z-scored reward advantage alone (clip 0.2, up to 40
-   epochs of minibatch 64, Adam lr 3e-4, stopped at KL 0.02), giving pi_{k+1/2};
-2. projection: minibatch epochs (the same sizes, their own Adam) minimising
+   epochs of minibatch 64, Adam lr 3e-4, stopped at KL 0.01), giving pi_{k+1/2};
+2. projection: minibatch epochs of the same sizes and the same Adam minimising
    :func:`cup_projection_loss` with pi_{k+1/2} frozen, stopped once the mean
    KL(pi_{k+1/2} || pi_theta) exceeds 0.01.
 With SHAPO each minibatch gradient of either stage is taken at its pessimistic neighbour
 (Algorithm 4 of the SHAPO paper). ``kl`` is the epoch's KL(pi_k || pi_{k+1}) over both stages.
 
 The coefficient (1 - gamma lambda_GAE)/(1 - gamma) uses the cost advantage's discount (the run's
-cost_gamma) and GAE lambda; the reference library uses its reward gamma, equal by default. The
-reference steps the actor's one Adam in both stages, mixing the two objectives' moments; here each
-stage has its own (``projection.lr``). Its CUP config also stops stage 1 at KL 0.01 (one
-target_kl for both stages): ``--set clip.target_kl=0.01`` gives that.
+cost_gamma) and GAE lambda; the reference library uses its reward gamma, equal by default. Both
+stages step one Adam, as the reference (the paper does not say): its second moments then carry
+the cost term's scale, lambda (1 - gamma lambda_GAE)/(1 - gamma) |A_c|, into the reward stage's
+step sizes. (Measured on ToyCMDP: with one Adam per stage each stage's steps are normalised
+apart, the multiplier loses its hold on the balance and saturates at 2 while the cost climbs to
+twice the limit.) The KL targets are the reference's CUP config's: one target_kl, 0.01, for both
+stages (the PPO family's is 0.02).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,7 +35,7 @@ from torch import Tensor
 from shapo_rl.algorithms.actor_steps import clipped_epochs, minibatch_epochs
 from shapo_rl.algorithms.losses import mean_kl, ratio_and_reverse_kl
 from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
-from shapo_rl.config import ClipConfig, ConfigError, LagrangeConfig, MinibatchConfig, PenaltyConfig
+from shapo_rl.config import ClipConfig, ConfigError, LagrangeConfig, PenaltyConfig, require
 from shapo_rl.constraints import make_penalty
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce
@@ -48,12 +52,18 @@ def cup_projection_loss(policy: GaussianPolicy, obs: Tensor, actions: Tensor, ol
 
 @dataclass(frozen=True)
 class CUPConfig(PenaltyConfig):
-    """The multiplier (Lagrange, upper bound 2.0), the reward stage's clipped epochs and the
-    projection's minibatch epochs (target KL 0.01)."""
+    """The multiplier (Lagrange, upper bound 2.0), the clipped epochs of the reward stage (whose
+    iterations, minibatch size, lr and gradient clip the projection shares) and the projection's
+    target KL."""
 
     lagrange: LagrangeConfig = field(default_factory=lambda: LagrangeConfig(upper=2.0))
-    clip: ClipConfig = field(default_factory=ClipConfig)
-    projection: MinibatchConfig = field(default_factory=lambda: MinibatchConfig(target_kl=0.01))
+    clip: ClipConfig = field(default_factory=lambda: ClipConfig(target_kl=0.01))
+    projection_target_kl: float = 0.01
+
+    def __post_init__(self):
+        super().__post_init__()
+        require(0 < self.projection_target_kl < float("inf"),
+                f"projection_target_kl must be > 0 and finite, got {self.projection_target_kl}")
 
 
 class CUP(Algorithm):
@@ -64,8 +74,7 @@ class CUP(Algorithm):
         self.penalty = make_penalty(config, cost_limit)
 
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce):
-        return [torch.optim.Adam(policy.parameters(), lr=self.config.clip.lr),
-                torch.optim.Adam(policy.parameters(), lr=self.config.projection.lr)]
+        return [torch.optim.Adam(policy.parameters(), lr=self.config.clip.lr)]
 
     def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
         if batch.has_episode_cost:
@@ -82,8 +91,8 @@ class CUP(Algorithm):
             return partial(cup_projection_loss, policy, batch.obs[index], batch.actions[index],
                            batch.old_log_prob[index], adv_c[index], half_loc[index], half_scale[index], weight)
 
-        projection = minibatch_epochs(context, batch, loss, self.config.projection, optimizer=context.optimizers[1],
-                                      kl_from=(half_loc, half_scale), stage="projection")
+        stage2 = dataclasses.replace(self.config.clip, target_kl=self.config.projection_target_kl)
+        projection = minibatch_epochs(context, batch, loss, stage2, kl_from=(half_loc, half_scale), stage="projection")
         with torch.no_grad():
             kl = float(context.reduce(mean_kl(policy, batch.obs, batch.old_loc, batch.old_scale)))
         return {**improvement, **projection, "kl": kl, "cup_weight": weight, **context.update_critics(batch)}

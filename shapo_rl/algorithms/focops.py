@@ -78,5 +78,4 @@ class FOCOPS(PenalizedAlgorithm):
                            batch.old_log_prob[index], batch.old_loc[index], batch.old_scale[index], advantage[index],
                            lam=cfg.lam, eta=cfg.eta)
 
-        return minibatch_epochs(context, batch, loss, cfg.minibatch, optimizer=context.optimizers[0],
-                                kl_from=(batch.old_loc, batch.old_scale))
+        return minibatch_epochs(context, batch, loss, cfg.minibatch, kl_from=(batch.old_loc, batch.old_scale))
