@@ -10,7 +10,7 @@ import torch
 from shapo_rl.algorithms import Discounts, apply_settings
 from shapo_rl.algorithms.cup import CUP, CUPConfig, cup_projection_loss
 from shapo_rl.algorithms.focops import FOCOPS, FOCOPSConfig, focops_loss
-from shapo_rl.config import ConfigError, CriticConfig, TrainConfig
+from shapo_rl.config import ConfigError, CriticConfig, ShapoConfig, TrainConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.training import train
 
@@ -123,6 +123,18 @@ def test_cup_weighs_the_cost_with_the_runs_cost_discount_and_gae_lambda(tmp_path
     assert float(row["lagrange_multiplier"]) > 0.01  # stepped up from its init 0.001 before the projection
     assert float(row["cup_weight"]) == pytest.approx(2.8 * float(row["lagrange_multiplier"]), rel=1e-6)
     assert float(row["projection_iterations"]) >= 1 and float(row["projection_kl"]) >= 0
+
+
+def test_cup_skips_the_projection_without_a_multiplier(tmp_path):
+    """lambda = 0 leaves KL(pi || pi_half) alone, minimal at pi_half: no projection steps (with SHAPO
+    its gradient of about 0 would have no Fisher curvature)."""
+    config = apply_settings(TrainConfig(algo="cup", env="ToyCMDP-v0", steps=200, steps_per_epoch=200, num_envs=10,
+                                        critic=CriticConfig(update_iters=1), shapo=ShapoConfig(geometry="fisher")),
+                            {"multiplier": "none", "clip.update_iters": 2})
+    run = train(config, tmp_path / "run", progress=False)
+    with (run / "metrics.csv").open() as f:
+        (row,) = csv.DictReader(f)
+    assert float(row["cup_weight"]) == 0.0 and float(row["projection_iterations"]) == 0.0
 
 
 def test_cup_refuses_an_undiscounted_cost():

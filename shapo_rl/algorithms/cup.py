@@ -18,14 +18,17 @@ stages step one Adam, as the reference (the paper does not say): its second mome
 the cost term's scale, lambda (1 - gamma lambda_GAE)/(1 - gamma) |A_c|, into the reward stage's
 step sizes. (Measured on ToyCMDP: with one Adam per stage each stage's steps are normalised
 apart, the multiplier loses its hold on the balance and saturates at 2 while the cost climbs to
-twice the limit.) The KL targets are the reference's CUP config's: one target_kl, 0.01, for both
-stages (the PPO family's is 0.02).
+twice the limit.) With lambda = 0 the projection is the identity (the paper's) and is skipped;
+the reference still steps its Adam there on gradients of about 0, i.e. on stage 1's momentum,
+and with SHAPO such a gradient (not exactly 0 in float32) has no usable Fisher curvature. The KL
+targets are the reference's CUP config's: one target_kl, 0.01, for both stages (the PPO family's
+is 0.02).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -91,8 +94,12 @@ class CUP(Algorithm):
             return partial(cup_projection_loss, policy, batch.obs[index], batch.actions[index],
                            batch.old_log_prob[index], adv_c[index], half_loc[index], half_scale[index], weight)
 
-        stage2 = dataclasses.replace(self.config.clip, target_kl=self.config.projection_target_kl)
-        projection = minibatch_epochs(context, batch, loss, stage2, kl_from=(half_loc, half_scale), stage="projection")
+        if weight > 0:
+            stage2 = dataclasses.replace(self.config.clip, target_kl=self.config.projection_target_kl)
+            projection = minibatch_epochs(context, batch, loss, stage2, kl_from=(half_loc, half_scale),
+                                          stage="projection")
+        else:  # lambda = 0: the loss is KL(pi || pi_half) alone, minimal where it starts
+            projection = {"projection_loss": 0.0, "projection_kl": 0.0, "projection_iterations": 0.0}
         with torch.no_grad():
             kl = float(context.reduce(mean_kl(policy, batch.obs, batch.old_loc, batch.old_scale)))
         return {**improvement, **projection, "kl": kl, "cup_weight": weight, **context.update_critics(batch)}
