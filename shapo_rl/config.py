@@ -100,6 +100,23 @@ class ClipConfig:
 
 
 @dataclass(frozen=True)
+class MinibatchConfig:
+    """Epochs of Adam minibatch steps on a first-order loss without a clip (FOCOPS, CUP's
+    projection), early-stopped at a target KL; the PPO family's numbers (the reference library)."""
+
+    target_kl: float = 0.02
+    update_iters: int = 40
+    minibatch_size: int = 64
+    lr: float = 3e-4
+    max_grad_norm: float = 40.0
+
+    def __post_init__(self):
+        require(self.minibatch_size > 0 and self.update_iters > 0, "minibatch size and iterations must be > 0")
+        require(0 < self.lr < math.inf and 0 < self.target_kl and 0 < self.max_grad_norm,
+                "minibatch lr, target_kl and max_grad_norm must be > 0")
+
+
+@dataclass(frozen=True)
 class CriticConfig:
     """Critic regression; ``max_grad_norm`` clips each critic's gradient norm (None: no clip; the
     reference library clips at 40)."""
@@ -121,16 +138,20 @@ class CriticConfig:
 @dataclass(frozen=True)
 class LagrangeConfig:
     """Multiplier ascent: Adam (the reference library's default) or plain SGD, whose step is
-    proportional to the violation Jc - d and so settles instead of cycling on its momentum."""
+    proportional to the violation Jc - d and so settles instead of cycling on its momentum.
+    ``upper``: the multiplier is projected onto [0, upper] (None: [0, inf))."""
 
     init: float = 0.001
     lr: float = 0.035
     optimizer: Literal["adam", "sgd"] = "adam"
+    upper: float | None = None
 
     def __post_init__(self):
         require(0 <= self.init < math.inf, f"Lagrange multiplier init must be >= 0, got {self.init}")
         require(0 < self.lr < math.inf, f"Lagrange lr must be > 0, got {self.lr}")
         require(self.optimizer in ("adam", "sgd"), f"Lagrange optimizer must be adam or sgd, got {self.optimizer!r}")
+        require(self.upper is None or self.init <= self.upper < math.inf,
+                f"Lagrange upper bound must be finite and >= init ({self.init}), got {self.upper}")
 
 
 @dataclass(frozen=True)

@@ -39,3 +39,18 @@ def test_state_dict_restores_multiplier_and_optimizer_moments():
 def test_negative_cost_limit_is_refused():
     with pytest.raises(ValueError, match="cost limit"):
         LagrangeMultiplier(cost_limit=-1.0)
+
+
+def test_upper_bound_projects_the_multiplier_and_defaults_to_none():
+    """SGD steps of lr (Jc - d) = 0.1 * 10 from 1.5: [0, 2] stops at 2; without a bound it passes 2."""
+    bounded = LagrangeMultiplier(cost_limit=0.0, init=1.5, lr=0.1, optimizer="sgd", upper=2.0)
+    free = LagrangeMultiplier(cost_limit=0.0, init=1.5, lr=0.1, optimizer="sgd")
+    for _ in range(3):
+        bounded.update(10.0)
+        free.update(10.0)
+    assert bounded.multiplier == 2.0
+    assert free.multiplier == pytest.approx(4.5)
+    bounded.update(-30.0)  # back down by 3, projected at 0
+    assert bounded.multiplier == 0.0
+    with pytest.raises(ValueError, match="upper bound"):
+        LagrangeMultiplier(cost_limit=0.0, init=1.5, upper=1.0)

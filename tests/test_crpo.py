@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from shapo_rl.algorithms.protocol import Discounts
 from shapo_rl.algorithms import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.actor_steps import trust_region_optimizer, trust_region_step
 from shapo_rl.algorithms.crpo import CRPO, CRPOConfig, takes_cost_step
@@ -15,6 +16,8 @@ from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import SharpnessAwareGradient, identity_reduce
 
 LIMIT, TOLERANCE = 20.0, 2.0
+
+DISCOUNTS = Discounts(gamma=0.99, cost_gamma=0.99, gae_lambda=0.95)
 
 
 @pytest.mark.parametrize("episode_cost,cost_step", [
@@ -63,7 +66,7 @@ def test_the_update_is_the_trpo_step_on_the_chosen_objective(episode_cost, cost_
     policy = GaussianPolicy(3, 2, (16,))
     reference = copy.deepcopy(policy)
     batch = _batch(policy, episode_cost)
-    metrics = CRPO(CRPOConfig(), cost_limit=LIMIT).update(batch, _context(policy, geometry))
+    metrics = CRPO(CRPOConfig(), cost_limit=LIMIT, discounts=DISCOUNTS).update(batch, _context(policy, geometry))
     assert metrics["crpo_cost_step"] == float(cost_step)
     context = _context(reference, geometry)
     adv_r, adv_c = context.standardized(batch)

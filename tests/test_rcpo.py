@@ -11,6 +11,7 @@ from tensordict import TensorDict
 from tensordict.nn import TensorDictModule
 from torch import nn
 
+from shapo_rl.algorithms.protocol import Discounts
 from shapo_rl import keys
 from shapo_rl.algorithms import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.actor_steps import kl_to_behaviour, surrogate, trust_region_optimizer, trust_region_step
@@ -26,6 +27,8 @@ from shapo_rl.optim import (
     natural_gradient_step,
 )
 from shapo_rl.rollout import AdvantageEstimator, standardize
+
+DISCOUNTS = Discounts(gamma=0.99, cost_gamma=0.99, gae_lambda=0.95)
 
 
 class _ReadValues(nn.Module):
@@ -94,7 +97,7 @@ def test_the_actor_takes_the_full_natural_step_on_the_penalised_advantage():
     theta = get_flat_params(list(policy.parameters()))
     reference = copy.deepcopy(policy)
     batch = _batch(policy, 30.0)
-    rcpo = RCPO(RCPOConfig(), cost_limit=10.0)
+    rcpo = RCPO(RCPOConfig(), cost_limit=10.0, discounts=DISCOUNTS)
     context = UpdateContext(policy=policy, optimizers=[], gradient=SharpnessAwareGradient(policy.parameters(), "none"),
                             reduce=identity_reduce, total=None, backward=None, update_critics=lambda batch: {})
     metrics = rcpo.update(batch, context)
@@ -120,7 +123,7 @@ def test_with_line_search_the_step_is_trpos_on_the_same_advantage():
     reference = copy.deepcopy(policy)
     batch = _batch(policy, 30.0)
     config = RCPOConfig(line_search=True, trust_region=TrustRegionConfig(max_kl=2.0))
-    rcpo = RCPO(config, cost_limit=10.0)
+    rcpo = RCPO(config, cost_limit=10.0, discounts=DISCOUNTS)
 
     def context(p):
         return UpdateContext(policy=p, optimizers=[trust_region_optimizer(p, config.trust_region, identity_reduce)],

@@ -1,13 +1,14 @@
 """SHAPO as a switch on every algorithm: radius 0 is exactly the base update; diagnostics logged."""
 
 import csv
+import dataclasses
 
 import pytest
 import torch
 
 from shapo_rl.algorithms import ALGORITHMS
 from shapo_rl.algorithms import apply_settings
-from shapo_rl.config import CriticConfig, ShapoConfig, TrainConfig
+from shapo_rl.config import ClipConfig, CriticConfig, MinibatchConfig, ShapoConfig, TrainConfig
 from shapo_rl.training import train
 
 TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
@@ -17,8 +18,9 @@ TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
 def _run(tmp_path, name, algo, shapo):
     config = TrainConfig(algo=algo, env="ToyCMDP-v0", steps=400, steps_per_epoch=200, num_envs=10,
                          critic=CriticConfig(update_iters=2), shapo=shapo)
-    if "ppo" in algo:
-        config = apply_settings(config, {"clip.update_iters": 2})
+    defaults = ALGORITHMS[algo].defaults
+    config = apply_settings(config, {f"{f.name}.update_iters": 2 for f in dataclasses.fields(defaults)
+                                     if isinstance(getattr(defaults, f.name), (ClipConfig, MinibatchConfig))})
     run = train(config, tmp_path / name, progress=False)
     with (run / "metrics.csv").open() as f:
         rows = [{k: v for k, v in row.items() if k not in TIMING and not k.startswith("shapo_")} for row in csv.DictReader(f)]

@@ -1,6 +1,7 @@
 """Shared actor steps: the natural-gradient trust-region step (TRPO family), the step in the
-linearised cost constraint (CPO, PCPO) and PPO's clipped minibatch epochs, each taking its
-gradients through the SHAPO step of the update context."""
+linearised cost constraint (CPO, PCPO) and first-order minibatch epochs on any per-minibatch loss
+(PPO's clipped surrogate, FOCOPS, CUP's projection), each taking its gradients through the SHAPO
+step of the update context."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from torch import Tensor
 
 from shapo_rl.algorithms.losses import clipped_surrogate_loss, mean_kl, surrogate_loss
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
-from shapo_rl.config import ClipConfig, TrustRegionConfig
+from shapo_rl.config import ClipConfig, MinibatchConfig, TrustRegionConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import (
     LinearConstraint,
@@ -110,14 +111,23 @@ def linearized_cost_step(context: UpdateContext, batch: UpdateBatch, c: float, c
                        **perturbation_metrics([cost.perturbation], prefix="shapo_cost")}
 
 
-def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor, config: ClipConfig) -> dict[str, float]:
-    """PPO-Clip epochs of Adam minibatch steps, stopped once the batch KL (summed over action
-    dimensions as the reference library's, averaged over processes) exceeds its target.
+MinibatchLoss = Callable[[Tensor], Callable[[], Tensor]]  # minibatch indices -> closure of its loss
+
+
+def minibatch_epochs(context: UpdateContext, batch: UpdateBatch, minibatch_loss: MinibatchLoss,
+                     config: ClipConfig | MinibatchConfig, *, kl_from: tuple[Tensor, Tensor],
+                     stage: str | None = None) -> dict[str, float]:
+    """Epochs of steps of the actor's (Adam) optimiser on ``minibatch_loss(index)`` per shuffled
+    minibatch, stopped once the mean KL(pi_ref || pi_theta) over the batch (``kl_from``: pi_ref's
+    loc and scale; summed over action dimensions as the reference library's, averaged over
+    processes) exceeds ``config.target_kl``.
 
     With SHAPO (Algorithm 4 of the paper) each minibatch step takes g_shapo on that minibatch,
     its KL ball anchored at the policy of the step (which has left pi_old after the first
     minibatch), and hands it to Adam unclipped (with z-scored advantages the clip of 40 does not
-    bind in practice); the vanilla step clips the gradient norm at ``max_grad_norm``.
+    bind in practice); the vanilla step clips the gradient norm at ``max_grad_norm``. Metrics:
+    ``actor_loss``, ``kl``, ``actor_iterations`` and ``shapo_*``, or for a named ``stage``
+    ``{stage}_loss``, ``{stage}_kl``, ``{stage}_iterations`` and ``shapo_{stage}_*``.
     """
     policy, optimizer = context.policy, context.optimizers[0]
     params = list(policy.parameters())
@@ -127,10 +137,9 @@ def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor
     for _ in range(config.update_iters):
         iterations += 1
         for index in torch.randperm(len(batch)).split(config.minibatch_size):
-            obs = batch.obs[index]
-            closure = partial(clipped_surrogate_loss, policy, obs, batch.actions[index], batch.old_log_prob[index],
-                              advantage[index], clip=config.clip)
+            closure = minibatch_loss(index)
             if context.gradient.perturbs:
+                obs = batch.obs[index]
                 with torch.no_grad():
                     anchor = policy(obs)
                 gradient = context.gradient.step(closure, partial(mean_kl, policy, obs, *anchor,
@@ -148,8 +157,21 @@ def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor
 
                 losses.append(float(optimizer.step(closure=backward_closure)))
         with torch.no_grad():
-            kl = float(context.reduce(mean_kl(policy, batch.obs, batch.old_loc, batch.old_scale)))
+            kl = float(context.reduce(mean_kl(policy, batch.obs, *kl_from)))
         if kl > config.target_kl:
             break
-    return {"actor_loss": sum(losses) / len(losses), "kl": kl, "actor_iterations": float(iterations),
-            **perturbation_metrics(perturbations)}
+    names = ("actor_loss", "kl", "actor_iterations", "shapo") if stage is None else (
+        f"{stage}_loss", f"{stage}_kl", f"{stage}_iterations", f"shapo_{stage}")
+    return {names[0]: sum(losses) / len(losses), names[1]: kl, names[2]: float(iterations),
+            **perturbation_metrics(perturbations, prefix=names[3])}
+
+
+def clipped_epochs(context: UpdateContext, batch: UpdateBatch, advantage: Tensor, config: ClipConfig) -> dict[str, float]:
+    """PPO-Clip epochs (:func:`minibatch_epochs` on the clipped surrogate of ``advantage``),
+    early-stopped on the KL from the behaviour policy."""
+
+    def loss(index: Tensor) -> Callable[[], Tensor]:
+        return partial(clipped_surrogate_loss, context.policy, batch.obs[index], batch.actions[index],
+                       batch.old_log_prob[index], advantage[index], clip=config.clip)
+
+    return minibatch_epochs(context, batch, loss, config, kl_from=(batch.old_loc, batch.old_scale))

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shapo_rl.algorithms.actor_steps import linearized_cost_step
-from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
 from shapo_rl.config import TrustRegionConfig
 
 
@@ -35,8 +35,8 @@ class CPOConfig:
 
 
 class CPO(Algorithm):
-    def __init__(self, config: CPOConfig, *, cost_limit: float) -> None:
-        super().__init__(config, cost_limit=cost_limit)
+    def __init__(self, config: CPOConfig, *, cost_limit: float, discounts: Discounts) -> None:
+        super().__init__(config, cost_limit=cost_limit, discounts=discounts)
         # Jc of the last epoch that finished an episode (0 before any did), and the last nu.
         self.register_buffer("episode_cost", torch.zeros((), dtype=torch.float64))
         self.register_buffer("nu", torch.zeros((), dtype=torch.float64))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shapo_rl.algorithms.actor_steps import trust_region_optimizer, trust_region_step
-from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
 from shapo_rl.config import TrustRegionConfig, require
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce
@@ -39,8 +39,8 @@ def takes_cost_step(episode_cost: float, cost_limit: float, tolerance: float) ->
 
 
 class CRPO(Algorithm):
-    def __init__(self, config: CRPOConfig, *, cost_limit: float) -> None:
-        super().__init__(config, cost_limit=cost_limit)
+    def __init__(self, config: CRPOConfig, *, cost_limit: float, discounts: Discounts) -> None:
+        super().__init__(config, cost_limit=cost_limit, discounts=discounts)
         # Jc of the last epoch that finished an episode (0 before any did).
         self.register_buffer("episode_cost", torch.zeros((), dtype=torch.float64))
 

@@ -29,6 +29,15 @@ def clipped_surrogate_loss(policy: GaussianPolicy, obs: Tensor, actions: Tensor,
     return -torch.min(ratio * advantage, ratio.clamp(1.0 - clip, 1.0 + clip) * advantage).mean()
 
 
+def ratio_and_reverse_kl(policy: GaussianPolicy, obs: Tensor, actions: Tensor, old_log_prob: Tensor, loc: Tensor,
+                         scale: Tensor) -> tuple[Tensor, Tensor]:
+    """(r_t(theta), KL(pi_theta(.|s_t) || N(loc, scale))) from one forward pass. The KL is summed
+    over action dimensions with the current policy first, the direction FOCOPS and CUP penalise
+    (the reverse of :func:`mean_kl`'s)."""
+    dist = policy.distribution(obs)
+    return torch.exp(dist.log_prob(actions) - old_log_prob), kl_divergence(dist, Independent(Normal(loc, scale), 1))
+
+
 def mean_kl(policy: GaussianPolicy, obs: Tensor, old_loc: Tensor, old_scale: Tensor,
             reduction: Literal["sum", "mean"] = "sum") -> Tensor:
     """Mean over states of KL(pi_old(.|s) || pi_theta(.|s)); its Hessian at theta_old is the Fisher.

@@ -1,15 +1,17 @@
 """The algorithm protocol: what the LightningModule hands an algorithm, and what it gets back.
 
 An algorithm is an ``nn.Module`` (so its multipliers, extra networks and optimiser moments travel
-in checkpoints) built from its frozen config and the cost limit. Once per epoch the module calls
-``update(batch, context)`` with an :class:`UpdateBatch` -- the rollout flattened, with the raw
-reward and cost advantages and value targets, the behaviour policy's log-prob/loc/scale, the
-epoch's Jc and the cost limit -- and logs the named metrics it returns. The algorithm normalises
-and combines advantages itself (:meth:`UpdateContext.standardized` is the shared helper), steps
-its constraint, its actor (gradients through ``context.gradient``, the SHAPO step) and calls
-``context.update_critics``. An algorithm that changes the MDP (Saute's safety state) declares
-its env transforms in :meth:`Algorithm.env_transforms`; every env of a run (training,
-evaluation, attacks, videos, the dimension probe of a checkpoint reload) is built with them.
+in checkpoints) built from its frozen config, the cost limit and the run's :class:`Discounts`
+(the gammas and GAE lambda its batches' advantages were computed with; CUP weighs its cost term
+with them). Once per epoch the module calls ``update(batch, context)`` with an
+:class:`UpdateBatch` -- the rollout flattened, with the raw reward and cost advantages and value
+targets, the behaviour policy's log-prob/loc/scale, the epoch's Jc and the cost limit -- and logs
+the named metrics it returns. The algorithm normalises and combines advantages itself
+(:meth:`UpdateContext.standardized` is the shared helper), steps its constraint, its actor
+(gradients through ``context.gradient``, the SHAPO step) and calls ``context.update_critics``.
+An algorithm that changes the MDP (Saute's safety state) declares its env transforms in
+:meth:`Algorithm.env_transforms`; every env of a run (training, evaluation, attacks, videos, the
+dimension probe of a checkpoint reload) is built with them.
 """
 
 from __future__ import annotations
@@ -25,9 +27,23 @@ from torch import Tensor, nn
 from torchrl.envs import Transform
 
 from shapo_rl import keys
+from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce, SharpnessAwareGradient
 from shapo_rl.rollout import standardize
+
+
+@dataclass(frozen=True)
+class Discounts:
+    """The discounts behind the batch's GAE advantages (the run's gamma, cost_gamma, gae_lambda)."""
+
+    gamma: float
+    cost_gamma: float
+    gae_lambda: float
+
+    @classmethod
+    def of(cls, config: TrainConfig) -> "Discounts":
+        return cls(config.gamma, config.cost_gamma, config.gae_lambda)
 
 
 @dataclass(frozen=True)
@@ -102,12 +118,13 @@ class UpdateContext:
 
 
 class Algorithm(nn.Module):
-    """Base of every algorithm: holds its config and the cost limit d."""
+    """Base of every algorithm: holds its config, the cost limit d and the run's discounts."""
 
-    def __init__(self, config: Any, *, cost_limit: float) -> None:
+    def __init__(self, config: Any, *, cost_limit: float, discounts: Discounts) -> None:
         super().__init__()
         self.config = config
         self.cost_limit = float(cost_limit)
+        self.discounts = discounts
 
     @classmethod
     def env_transforms(cls, config: Any, *, cost_limit: float, episode_steps: int) -> list[Transform]:

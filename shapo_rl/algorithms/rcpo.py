@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from shapo_rl.algorithms.actor_steps import kl_to_behaviour, perturbation_metrics, surrogate
-from shapo_rl.algorithms.protocol import Algorithm, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
 from shapo_rl.config import LagrangeConfig, TrustRegionConfig
 from shapo_rl.constraints import LagrangeMultiplier
 from shapo_rl.optim import constrained_natural_step, fisher_vector_product, improves_within
@@ -45,8 +45,8 @@ class RCPOConfig:
 
 
 class RCPO(Algorithm):
-    def __init__(self, config: RCPOConfig, *, cost_limit: float) -> None:
-        super().__init__(config, cost_limit=cost_limit)
+    def __init__(self, config: RCPOConfig, *, cost_limit: float, discounts: Discounts) -> None:
+        super().__init__(config, cost_limit=cost_limit, discounts=discounts)
         lagrange = config.lagrange
         self.lagrange = LagrangeMultiplier(cost_limit, init=lagrange.init, lr=lagrange.lr,
                                            optimizer=lagrange.optimizer)

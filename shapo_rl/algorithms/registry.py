@@ -21,9 +21,11 @@ from torchrl.envs import Transform, TransformedEnv
 from shapo_rl import settings
 from shapo_rl.algorithms.cpo import CPO, CPOConfig
 from shapo_rl.algorithms.crpo import CRPO, CRPOConfig
+from shapo_rl.algorithms.cup import CUP, CUPConfig
+from shapo_rl.algorithms.focops import FOCOPS, FOCOPSConfig
 from shapo_rl.algorithms.pcpo import PCPO, PCPOConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
-from shapo_rl.algorithms.protocol import Algorithm
+from shapo_rl.algorithms.protocol import Algorithm, Discounts
 from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
 from shapo_rl.algorithms.saute import SautePPO, SautePPOConfig, SauteTRPO, SauteTRPOConfig
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
@@ -45,7 +47,7 @@ class AlgorithmEntry:
     paper: str
 
     def build(self, config: TrainConfig, cost_limit: float) -> Algorithm:
-        return self.algorithm(config.algorithm, cost_limit=cost_limit)
+        return self.algorithm(config.algorithm, cost_limit=cost_limit, discounts=Discounts.of(config))
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
@@ -84,6 +86,12 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("ppo-saute", SautePPO, SautePPOConfig(),
                        "PPO-Clip on the Saute MDP: remaining budget z in the state, unsafe_reward once z <= 0",
                        "Sootla et al. 2022"),
+        AlgorithmEntry("cup", CUP, CUPConfig(),
+                       "PPO-Clip on A_r, then a projection onto the cost-penalised KL neighbourhood",
+                       "Yang et al. 2022"),
+        AlgorithmEntry("focops", FOCOPS, FOCOPSConfig(),
+                       "first-order KL-regularised loss on A_r - nu A_c, per-state KL indicator",
+                       "Zhang et al. 2020"),
     )
 }
 

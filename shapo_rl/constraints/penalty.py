@@ -14,7 +14,8 @@ def make_penalty(config: PenaltyConfig, cost_limit: float) -> ConstraintHandler:
     """The constraint handler of ``config.multiplier`` for the cost limit d."""
     if config.multiplier == "lagrange":
         lagrange = config.lagrange
-        return LagrangeMultiplier(cost_limit, init=lagrange.init, lr=lagrange.lr, optimizer=lagrange.optimizer)
+        return LagrangeMultiplier(cost_limit, init=lagrange.init, lr=lagrange.lr, optimizer=lagrange.optimizer,
+                                  upper=lagrange.upper)
     if config.multiplier == "pid":
         return PIDLagrangian(cost_limit, **dataclasses.asdict(config.pid))
     return Unconstrained()
