@@ -21,6 +21,9 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 
+CHECKPOINT_FORMAT = "shapo-rl/3"
+
+
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable, unsafe to open, or not written by this library."""
 
@@ -52,6 +55,27 @@ def safe_load(path: Path) -> Any:
                               "hold tensors and plain Python values only") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
+
+
+def checkpoint_path(run_or_checkpoint: Path) -> Path:
+    """The checkpoint a user named: a file as given, a run directory's ``checkpoints/last.ckpt``."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint in {run_or_checkpoint} (expected {path})")
+    elif not path.is_file():
+        raise CheckpointError(f"{run_or_checkpoint} is neither a run directory nor a checkpoint file")
+    return path
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents, read without running code from it."""
+    checkpoint = safe_load(Path(path))
+    meta = checkpoint.get("shapo_rl") if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} was not written by shapo-rl (format {CHECKPOINT_FORMAT})")
+    return checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

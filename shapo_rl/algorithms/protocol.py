@@ -8,6 +8,11 @@ epoch's Jc and the cost limit -- and logs the named metrics it returns. The algo
 and combines advantages itself (:meth:`UpdateContext.standardized` is the shared helper), steps
 its constraint, its actor (gradients through ``context.gradient``, the SHAPO step) and calls
 ``context.update_critics``.
+
+Two generic extensions serve algorithms with networks of their own (the quantile cost critic of
+DTRPO, sTRPO's frozen unsafe policy): :meth:`Algorithm.from_run` builds an algorithm from the
+whole run configuration and the task's dimensions, and :meth:`Algorithm.value_modules` lets an
+algorithm's critic overwrite a shared critic's values before GAE.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from typing import Any
 
 import torch
 from tensordict import TensorDictBase
+from tensordict.nn import TensorDictModuleBase
 from torch import Tensor, nn
 
 from shapo_rl import keys
+from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce, SharpnessAwareGradient
 from shapo_rl.rollout import standardize
@@ -66,7 +73,9 @@ class UpdateContext:
     is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
     ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
     and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
-    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL.
+    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL;
+    ``obs_normalizer`` is the run's observation normaliser (None without one): ``batch.obs`` is
+    normalised by it, and ``obs_normalizer.denormalize`` recovers raw observations (up to its clip).
     """
 
     policy: GaussianPolicy
@@ -77,6 +86,7 @@ class UpdateContext:
     backward: Callable[[Tensor, Any, float], None]
     update_critics: Callable[[UpdateBatch], dict[str, float]]
     kl_reduction: str = "sum"
+    obs_normalizer: nn.Module | None = None
 
     def standardized(self, batch: UpdateBatch) -> tuple[Tensor, Tensor]:
         """(z-scored A_r, centred A_c) over the batch of every process, as the reference library:
@@ -92,6 +102,17 @@ class Algorithm(nn.Module):
         super().__init__()
         self.config = config
         self.cost_limit = float(cost_limit)
+
+    @classmethod
+    def from_run(cls, run: TrainConfig, *, cost_limit: float, obs_dim: int, act_dim: int) -> "Algorithm":
+        """Build from the run's configuration and the task's dimensions; an algorithm that owns
+        networks sized by the task (or reads files named in its config) overrides this."""
+        return cls(run.algorithm, cost_limit=cost_limit)
+
+    def value_modules(self) -> list[TensorDictModuleBase]:
+        """Modules run on the states after the shared critics and before GAE, writing over their
+        values (``keys.VALUE``, ``keys.COST_VALUE``); none by default."""
+        return []
 
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce) -> list[torch.optim.Optimizer]:
         """The actor's optimisers (checkpointed by Lightning); none by default."""

@@ -5,12 +5,15 @@ c + b^T s <= 0 (F through Fisher-vector products only). Without a constraint thi
 (Lemma 4 of the SHAPO paper); with one it is CPO's (Achiam et al. 2017, eq. 10, solved through
 its dual, :func:`~shapo_rl.optim.cpo_dual.cpo_step`). The step is then backtracked with an
 acceptance predicate that the algorithm supplies (TRPO: the surrogate improves within the KL
-radius; CPO: the KL, the cost-surrogate growth and, where feasible, the reward improvement).
+radius; CPO: the KL, the cost-surrogate growth and, where feasible, the reward improvement;
+sTRPO: the KL and the exclusion margin, with g + lambda_2 phi as the gradient and a fallback
+search along the reversed step when no backtrack qualifies, eq. 10 of the sTRPO paper).
 :class:`TrustRegionOptimizer` is the unconstrained use as a torch optimiser.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -75,6 +78,7 @@ def constrained_natural_step(
     accept: Accept,
     *,
     constraint: LinearConstraint | None = None,
+    fallback: Accept | None = None,
     cg_iters: int = 15,
     ratio: float = 0.8,
     max_iters: int = 15,
@@ -82,12 +86,19 @@ def constrained_natural_step(
     """Step ``params`` along the QP's solution, backtracked until ``accept(direction, evaluate())``.
 
     ``g`` is the gradient of the objective to maximise (already reduced over processes, as is
-    ``fvp``). A rejected search leaves the parameters bit-identical.
+    ``fvp``). If no backtrack is accepted and ``fallback`` is given, the reversed step is
+    backtracked with ``fallback`` as its predicate (the result then has ``fallback`` set). A
+    rejected search leaves the parameters bit-identical.
     """
+    params = list(params)
     direction = step_direction(g, fvp, max_kl, constraint, cg_iters=cg_iters)
     result = backtracking_line_search(params, direction.step, evaluate, lambda values: accept(direction, values),
                                       ratio, max_iters)
-    return direction, result
+    if result.accepted or fallback is None:
+        return direction, result
+    result = backtracking_line_search(params, -direction.step, evaluate, lambda values: fallback(direction, values),
+                                      ratio, max_iters)
+    return direction, dataclasses.replace(result, fallback=True)
 
 
 @dataclass(frozen=True)
