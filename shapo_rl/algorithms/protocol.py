@@ -75,7 +75,8 @@ class UpdateContext:
     and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
     ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL;
     ``obs_normalizer`` is the run's observation normaliser (None without one): ``batch.obs`` is
-    normalised by it, and ``obs_normalizer.denormalize`` recovers raw observations (up to its clip).
+    normalised by it, and ``obs_normalizer.denormalize`` maps it back to raw observations with the
+    statistics after the rollout (exact where they did not move during it and nothing was clipped).
     """
 
     policy: GaussianPolicy

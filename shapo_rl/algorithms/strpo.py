@@ -139,13 +139,6 @@ class STRPO(Algorithm):
                                      backtrack_ratio=tr.backtrack_ratio, backtrack_iters=tr.backtrack_iters,
                                      reduce=reduce)]
 
-    def train(self, mode: bool = True) -> "STRPO":
-        """Train mode never reaches the unsafe policy's normaliser: its statistics stay frozen."""
-        super().train(mode)
-        if self.unsafe_normalizer is not None:
-            self.unsafe_normalizer.frozen = True
-        return self
-
     def joint_advantage(self, batch: UpdateBatch, context: UpdateContext) -> Tensor:
         """Eq. (6): z(A_r) - lambda z(A_c); plain z(A_r) without the joint advantage."""
         adv_r = standardize(batch.reward_advantage, total=context.total)
@@ -154,7 +147,8 @@ class STRPO(Algorithm):
         return adv_r - self.penalty.multiplier * standardize(batch.cost_advantage, total=context.total)
 
     def unsafe_log_prob(self, batch: UpdateBatch, context: UpdateContext) -> Tensor:
-        """log pi_unsafe(a|s) on the raw states, normalised by the unsafe run's own statistics."""
+        """log pi_unsafe(a|s) on the raw states (see ``UpdateContext.obs_normalizer``), normalised by
+        the unsafe run's own frozen statistics."""
         obs = batch.obs if context.obs_normalizer is None else context.obs_normalizer.denormalize(batch.obs)
         if self.unsafe_normalizer is not None:
             obs = self.unsafe_normalizer.normalize(obs)
