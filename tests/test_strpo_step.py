@@ -127,3 +127,13 @@ def test_fallback_fires_exactly_when_no_backtrack_is_feasible():
 def test_exclusion_weights_clip_and_count():
     w, rate = exclusion_weights(torch.log(torch.tensor([0.5, 2.0, 20.0, 40.0])), torch.zeros(4), clip=10.0)
     assert torch.allclose(w, torch.tensor([0.5, 2.0, 10.0, 10.0])) and rate == 0.5
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_joint_advantage_is_z_reward_minus_lambda_z_cost(joint):
+    """Eq. (6) with lambda = 0.5 (PID init, no update yet); plain z(A_r) with the switch off."""
+    policy, _, batch = _problem(0, 0.0)
+    algorithm = STRPO(STRPOConfig(joint_advantage=joint, pid=PIDConfig(init=0.5)), cost_limit=1.0)
+    z = lambda x: (x - x.mean()) / (x.std() + 1e-8)  # noqa: E731
+    expected = z(batch.reward_advantage) - (0.5 * z(batch.cost_advantage) if joint else 0.0)
+    torch.testing.assert_close(algorithm.joint_advantage(batch, _context(policy)), expected)
