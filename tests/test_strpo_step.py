@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from shapo_rl.algorithms.losses import mean_kl
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
 from shapo_rl.config import PIDConfig, TrustRegionConfig
+from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import SharpnessAwareGradient, get_flat_params, set_flat_params
 from shapo_rl.rollout import standardize
@@ -137,3 +137,20 @@ def test_joint_advantage_is_z_reward_minus_lambda_z_cost(joint):
     z = lambda x: (x - x.mean()) / (x.std() + 1e-8)  # noqa: E731
     expected = z(batch.reward_advantage) - (0.5 * z(batch.cost_advantage) if joint else 0.0)
     torch.testing.assert_close(algorithm.joint_advantage(batch, _context(policy)), expected)
+
+
+def test_unsafe_policy_sees_raw_states_through_its_own_normaliser():
+    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the raw states
+    normalised by the unsafe run's (frozen) statistics."""
+    policy, unsafe, batch = _problem(0, 0.5)
+    unsafe = unsafe.float()  # as in a run: float32 networks and observations
+    raw = 3.0 + 2.0 * torch.randn(N, OBS)
+    run_norm, unsafe_norm = ObservationNormalizer(OBS), ObservationNormalizer(OBS)
+    run_norm.update(raw)
+    unsafe_norm.update(raw[: N // 2] * 0.5)
+    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float()})
+    algorithm = STRPO(STRPOConfig(), cost_limit=1.0, unsafe_policy=unsafe, unsafe_normalizer=unsafe_norm)
+    context = _context(policy)
+    context.obs_normalizer = run_norm
+    expected = unsafe.distribution(unsafe_norm.normalize(raw)).log_prob(batch.actions)
+    torch.testing.assert_close(algorithm.unsafe_log_prob(batch, context), expected, rtol=1e-5, atol=1e-5)
