@@ -1,5 +1,7 @@
-"""Checkpoint files: atomic writes (a kill during a save never leaves a broken file behind) and
-safe reads (opening a checkpoint never runs code from it).
+"""Checkpoint files: atomic writes (a kill during a save never leaves a broken file behind), safe
+reads (opening a checkpoint never runs code from it), and the format check of a shapo-rl
+checkpoint. Below the algorithms, so that one of them can read another run's weights (strpo's
+unsafe policy); :mod:`shapo_rl.checkpoints` re-exports the readers.
 
 A checkpoint is a pickle, and unpickling can call any importable function. Every read here goes
 through ``torch.load(..., weights_only=True)``, whose unpickler accepts tensors, plain Python

@@ -52,7 +52,8 @@ from shapo_rl.rollout import standardize
 @dataclass(frozen=True)
 class STRPOConfig:
     """Defaults of the paper: delta_1 = ``trust_region.max_kl`` 1e-2, delta_2 = ``exclusion_margin``
-    1e-4, lambda_2 = ``exclusion_weight`` 1.0; ``ratio_clip`` bounds pi_unsafe / pi_k in phi (ours)."""
+    1e-4, lambda_2 = ``exclusion_weight`` 1.0; ``ratio_clip`` bounds pi_unsafe / pi_k in phi (ours).
+    ``unsafe_policy``: the run directory or checkpoint of an unsafe policy on the same task."""
 
     unsafe_policy: str = ""
     trust_region: TrustRegionConfig = field(default_factory=TrustRegionConfig)
