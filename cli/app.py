@@ -86,6 +86,9 @@ def train(
         "--set", metavar="KEY=VALUE",
         help="Any other setting of the run or the algorithm, e.g. --set pid.kp=0.05 --set trust_region.max_kl=0.02 "
              "(repeatable; every key is in the run's config.yaml).")] = None,
+    unsafe_policy: Annotated[Optional[Path], typer.Option(
+        help="Run directory or checkpoint of the frozen unsafe policy an algorithm excludes (strpo); "
+             "the same as --set unsafe_policy=PATH.")] = None,
     accelerator: Annotated[str, typer.Option(help="Lightning accelerator.")] = "auto",
     devices: Annotated[str, typer.Option(help="Lightning devices (a count or 'auto').")] = "1",
     strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. ddp_find_unused_parameters_true.")] = "auto",
@@ -115,7 +118,7 @@ def train(
             shapo=ShapoConfig(geometry=shapo.value, radius=shapo_radius, schedule=shapo_schedule.value,
                               percentile=shapo_percentile, critic_sam=critic_sam, critic_sam_rho=critic_sam_rho,
                               critic_sam_on=critic_sam_on.value),
-        ), set_ or [])
+        ), [*(set_ or []), *([f"unsafe_policy={unsafe_policy.resolve()}"] if unsafe_policy else [])])
     path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress and not quiet,
                         accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads,
                         loggers=logger or [])

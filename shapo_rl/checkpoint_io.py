@@ -1,5 +1,7 @@
-"""Checkpoint files: atomic writes (a kill during a save never leaves a broken file behind) and
-safe reads (opening a checkpoint never runs code from it).
+"""Checkpoint files: atomic writes (a kill during a save never leaves a broken file behind), safe
+reads (opening a checkpoint never runs code from it), and the format check of a shapo-rl
+checkpoint. Below the algorithms, so that one of them can read another run's weights (strpo's
+unsafe policy); :mod:`shapo_rl.checkpoints` re-exports the readers.
 
 A checkpoint is a pickle, and unpickling can call any importable function. Every read here goes
 through ``torch.load(..., weights_only=True)``, whose unpickler accepts tensors, plain Python
@@ -19,6 +21,9 @@ from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+
+CHECKPOINT_FORMAT = "shapo-rl/3"
 
 
 class CheckpointError(ValueError):
@@ -52,6 +57,27 @@ def safe_load(path: Path) -> Any:
                               "hold tensors and plain Python values only") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__})") from None
+
+
+def checkpoint_path(run_or_checkpoint: Path) -> Path:
+    """The checkpoint a user named: a file as given, a run directory's ``checkpoints/last.ckpt``."""
+    path = Path(run_or_checkpoint)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint in {run_or_checkpoint} (expected {path})")
+    elif not path.is_file():
+        raise CheckpointError(f"{run_or_checkpoint} is neither a run directory nor a checkpoint file")
+    return path
+
+
+def read_checkpoint(path: Path) -> dict:
+    """The checkpoint's contents, read without running code from it."""
+    checkpoint = safe_load(Path(path))
+    meta = checkpoint.get("shapo_rl") if isinstance(checkpoint, dict) else None
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} was not written by shapo-rl (format {CHECKPOINT_FORMAT})")
+    return checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from shapo_rl import keys
 from shapo_rl.algorithms import SafePolicyOptimization, config_from_dict, make_run_env
-from shapo_rl.algorithms.module import CHECKPOINT_FORMAT
-from shapo_rl.checkpoint_io import CheckpointError, safe_load
+from shapo_rl.checkpoint_io import CheckpointError, checkpoint_path, read_checkpoint
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer
 
@@ -42,31 +41,10 @@ def build_module(config: TrainConfig) -> SafePolicyOptimization:
                                   obs_normalizer=normalizer)
 
 
-def checkpoint_path(run_or_checkpoint: Path) -> Path:
-    """The checkpoint a user named: a file as given, a run directory's ``checkpoints/last.ckpt``."""
-    path = Path(run_or_checkpoint)
-    if path.is_dir():
-        path = path / "checkpoints" / "last.ckpt"
-        if not path.is_file():
-            raise CheckpointError(f"no checkpoint in {run_or_checkpoint} (expected {path})")
-    elif not path.is_file():
-        raise CheckpointError(f"{run_or_checkpoint} is neither a run directory nor a checkpoint file")
-    return path
-
-
 def run_directory(checkpoint: Path) -> Path:
     """The run directory a checkpoint belongs to (``RUN/checkpoints/x.ckpt`` -> ``RUN``), else its folder."""
     folder = Path(checkpoint).parent
     return folder.parent if folder.name == "checkpoints" else folder
-
-
-def read_checkpoint(path: Path) -> dict:
-    """The checkpoint's contents, read without running code from it."""
-    checkpoint = safe_load(Path(path))
-    meta = checkpoint.get("shapo_rl") if isinstance(checkpoint, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} was not written by shapo-rl (format {CHECKPOINT_FORMAT})")
-    return checkpoint
 
 
 def checkpoint_config(checkpoint: dict, path: Path) -> TrainConfig:

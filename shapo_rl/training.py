@@ -215,9 +215,14 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     paths = RunPaths(Path(run_dir))
     devices = device_count(accelerator, devices)
     check_loggers(loggers)
-    config = prepare_run_directory(config, paths.root, resume=resume, force=force, processes=devices)
+    if resume:
+        config = prepare_run_directory(config, paths.root, resume=True, force=force, processes=devices)
+    else:
+        config = resolve(config, devices)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
+    if not resume:  # written once the module builds: a setting it refuses (a mismatched file) leaves nothing
+        prepare_run_directory(config, paths.root, resume=False, force=force, processes=devices)
     data = RolloutDataModule(config, module.policy, module.obs_normalizer)
     callbacks: list[L.Callback] = [
         MetricsCSV(paths.metrics),

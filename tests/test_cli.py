@@ -60,9 +60,10 @@ def test_train_then_evaluate_writes_run_directory(tmp_path):
 
 @pytest.mark.parametrize("variant", [[], ["--shapo", "fisher", "--critic-sam"]], ids=["vanilla", "shapo"])
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))
-def test_every_algorithm_trains_and_evaluates(tmp_path, algo, variant):
+def test_every_algorithm_trains_and_evaluates(tmp_path, needs, algo, variant):
     out = tmp_path / "run"
-    result = _train("--algo", algo, *TINY, "--out", str(out), "--set", "critic.update_iters=2", *variant)
+    settings = [f"--set={key}={value}" for key, value in needs(algo).items()]
+    result = _train("--algo", algo, *TINY, "--out", str(out), "--set", "critic.update_iters=2", *settings, *variant)
     assert result.exit_code == 0, result.output
     rows = _rows(out / "metrics.csv")
     assert [int(r["env_steps"]) for r in rows] == [200, 400]

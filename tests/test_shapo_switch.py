@@ -6,8 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from shapo_rl.algorithms import ALGORITHMS
-from shapo_rl.algorithms import apply_settings
+from shapo_rl.algorithms import ALGORITHMS, apply_settings
 from shapo_rl.config import ClipConfig, CriticConfig, MinibatchConfig, ShapoConfig, TrainConfig
 from shapo_rl.training import train
 
@@ -15,12 +14,13 @@ TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
 # SHAPO's diagnostics (shapo_norm, shapo_kl, ..., and CPO's shapo_cost_*) exist only with SHAPO on.
 
 
-def _run(tmp_path, name, algo, shapo):
+def _run(tmp_path, name, algo, shapo, settings=None):
     config = TrainConfig(algo=algo, env="ToyCMDP-v0", steps=400, steps_per_epoch=200, num_envs=10,
                          critic=CriticConfig(update_iters=2), shapo=shapo)
     defaults = ALGORITHMS[algo].defaults
-    config = apply_settings(config, {f"{f.name}.update_iters": 2 for f in dataclasses.fields(defaults)
-                                     if isinstance(getattr(defaults, f.name), (ClipConfig, MinibatchConfig))})
+    config = apply_settings(config, {**{f"{f.name}.update_iters": 2 for f in dataclasses.fields(defaults)
+                                        if isinstance(getattr(defaults, f.name), (ClipConfig, MinibatchConfig))},
+                                     **(settings or {})})
     run = train(config, tmp_path / name, progress=False)
     with (run / "metrics.csv").open() as f:
         rows = [{k: v for k, v in row.items() if k not in TIMING and not k.startswith("shapo_")} for row in csv.DictReader(f)]
@@ -30,9 +30,10 @@ def _run(tmp_path, name, algo, shapo):
 
 @pytest.mark.parametrize("algo", sorted(ALGORITHMS))
 @pytest.mark.parametrize("geometry", ["fisher", "euclidean"])
-def test_radius_zero_is_exactly_the_base_algorithm(tmp_path, algo, geometry):
-    base_rows, base_policy = _run(tmp_path, "base", algo, ShapoConfig())
-    rows, policy = _run(tmp_path, "shapo", algo, ShapoConfig(geometry=geometry, radius=0.0))
+def test_radius_zero_is_exactly_the_base_algorithm(tmp_path, needs, algo, geometry):
+    settings = needs(algo)
+    base_rows, base_policy = _run(tmp_path, "base", algo, ShapoConfig(), settings)
+    rows, policy = _run(tmp_path, "shapo", algo, ShapoConfig(geometry=geometry, radius=0.0), settings)
     assert rows == base_rows
     assert all(torch.equal(policy[k], base_policy[k]) for k in base_policy)
 

@@ -20,12 +20,14 @@ from functools import partial
 import lightning as L
 import torch
 from tensordict import TensorDictBase
+from tensordict.nn import TensorDictSequential
 from torch import Tensor, nn
 from torchrl.modules import ProbabilisticActor
 
 from shapo_rl import keys
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import get_algorithm
+from shapo_rl.checkpoint_io import CHECKPOINT_FORMAT
 from shapo_rl.config import TrainConfig
 from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
 from shapo_rl.optim import SAM, SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
@@ -33,7 +35,6 @@ from shapo_rl.optim.trust_region import NonFiniteError
 from shapo_rl.rollout import AdvantageEstimator, episode_statistics
 from shapo_rl.rollout.episode_window import EpisodeWindow
 
-CHECKPOINT_FORMAT = "shapo-rl/3"
 LOG_WINDOW = 50  # episodes behind the ep_return_last50 / ep_cost_last50 columns (the reference's logs)
 
 
@@ -53,9 +54,10 @@ class SafePolicyOptimization(L.LightningModule):
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std, config.model.actor_init)
         self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
-        self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit)
+        self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit, obs_dim, act_dim)
         self.obs_normalizer = obs_normalizer
-        self.advantages = AdvantageEstimator(self.critics, gamma=config.gamma, cost_gamma=config.cost_gamma,
+        values = TensorDictSequential(self.critics, *self.algorithm.value_modules())
+        self.advantages = AdvantageEstimator(values, gamma=config.gamma, cost_gamma=config.cost_gamma,
                                              lmbda=config.gae_lambda)
         self.radius_schedule = make_schedule(config.shapo.schedule, config.shapo.radius, config.shapo.percentile)
         self.gradient: SharpnessAwareGradient | None = None  # built with the optimisers (it needs the reduce)
@@ -131,7 +133,7 @@ class SafePolicyOptimization(L.LightningModule):
         context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,
                                 reduce=self._reduce(), total=None if self._processes == 1 else self._sum,
                                 backward=self._backward, update_critics=update_critics,
-                                kl_reduction=cfg.model.kl_reduction)
+                                kl_reduction=cfg.model.kl_reduction, obs_normalizer=self.obs_normalizer)
         start = time.perf_counter()
         update_metrics = self.algorithm.update(update_batch, context)
         update_seconds = time.perf_counter() - start

@@ -12,6 +12,11 @@ the named metrics it returns. The algorithm normalises and combines advantages i
 An algorithm that changes the MDP (Saute's safety state) declares its env transforms in
 :meth:`Algorithm.env_transforms`; every env of a run (training, evaluation, attacks, videos, the
 dimension probe of a checkpoint reload) is built with them.
+
+Two generic extensions serve algorithms with networks of their own (the quantile cost critic of
+DTRPO, sTRPO's frozen unsafe policy): :meth:`Algorithm.from_run` builds an algorithm from the
+whole run configuration and the task's dimensions, and :meth:`Algorithm.value_modules` lets an
+algorithm's critic overwrite a shared critic's values before GAE.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Any
 
 import torch
 from tensordict import TensorDictBase
+from tensordict.nn import TensorDictModuleBase
 from torch import Tensor, nn
 from torchrl.envs import Transform
 
@@ -98,7 +104,10 @@ class UpdateContext:
     is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
     ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
     and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
-    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL.
+    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL;
+    ``obs_normalizer`` is the run's observation normaliser (None without one): ``batch.obs`` is
+    normalised by it, and ``obs_normalizer.denormalize`` maps it back to raw observations with the
+    statistics after the rollout (exact where they did not move during it and nothing was clipped).
     """
 
     policy: GaussianPolicy
@@ -109,6 +118,7 @@ class UpdateContext:
     backward: Callable[[Tensor, Any, float], None]
     update_critics: Callable[[UpdateBatch], dict[str, float]]
     kl_reduction: str = "sum"
+    obs_normalizer: nn.Module | None = None
 
     def standardized(self, batch: UpdateBatch) -> tuple[Tensor, Tensor]:
         """(z-scored A_r, centred A_c) over the batch of every process, as the reference library:
@@ -131,6 +141,17 @@ class Algorithm(nn.Module):
         """The TorchRL transforms this algorithm's MDP adds to the task (appended last by
         ``make_env``), for its config, the cost limit d and the episode length T; none by default.
         Raises :class:`~shapo_rl.config.ConfigError` for a run the algorithm cannot take."""
+        return []
+
+    @classmethod
+    def from_run(cls, run: TrainConfig, *, cost_limit: float, obs_dim: int, act_dim: int) -> "Algorithm":
+        """Build from the run's configuration and the task's dimensions; an algorithm that owns
+        networks sized by the task (or reads files named in its config) overrides this."""
+        return cls(run.algorithm, cost_limit=cost_limit, discounts=Discounts.of(run))
+
+    def value_modules(self) -> list[TensorDictModuleBase]:
+        """Modules run on the states after the shared critics and before GAE, writing over their
+        values (``keys.VALUE``, ``keys.COST_VALUE``); none by default."""
         return []
 
     def configure_optimizers(self, policy: GaussianPolicy, reduce: Reduce) -> list[torch.optim.Optimizer]:

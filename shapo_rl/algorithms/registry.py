@@ -25,10 +25,12 @@ from shapo_rl.algorithms.cup import CUP, CUPConfig
 from shapo_rl.algorithms.focops import FOCOPS, FOCOPSConfig
 from shapo_rl.algorithms.pcpo import PCPO, PCPOConfig
 from shapo_rl.algorithms.ppo import PenalizedPPO, PPOConfig
-from shapo_rl.algorithms.protocol import Algorithm, Discounts
+from shapo_rl.algorithms.protocol import Algorithm
 from shapo_rl.algorithms.rcpo import RCPO, RCPOConfig
 from shapo_rl.algorithms.saute import SautePPO, SautePPOConfig, SauteTRPO, SauteTRPOConfig
+from shapo_rl.algorithms.strpo import STRPO, STRPOConfig
 from shapo_rl.algorithms.trpo import PenalizedTRPO, TRPOConfig
+from shapo_rl.algorithms.unsafe import UnsafeTRPO, UnsafeTRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, get_task, make_env
 from shapo_rl.lookup import lookup
@@ -46,8 +48,8 @@ class AlgorithmEntry:
     summary: str
     paper: str
 
-    def build(self, config: TrainConfig, cost_limit: float) -> Algorithm:
-        return self.algorithm(config.algorithm, cost_limit=cost_limit, discounts=Discounts.of(config))
+    def build(self, config: TrainConfig, cost_limit: float, obs_dim: int, act_dim: int) -> Algorithm:
+        return self.algorithm.from_run(config, cost_limit=cost_limit, obs_dim=obs_dim, act_dim=act_dim)
 
 
 ALGORITHMS: dict[str, AlgorithmEntry] = {
@@ -92,6 +94,14 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
         AlgorithmEntry("focops", FOCOPS, FOCOPSConfig(),
                        "first-order KL-regularised loss on A_r - nu A_c, per-state KL indicator",
                        "Zhang et al. 2020"),
+        AlgorithmEntry("unsafe-trpo", UnsafeTRPO, UnsafeTRPOConfig(),
+                       "TRPO maximising cost (reward := cost): the unsafe policy of strpo", "sTRPO paper, eq. 3"),
+        AlgorithmEntry("unsafe-dtrpo", UnsafeTRPO, UnsafeTRPOConfig(distributional=True),
+                       "unsafe-trpo with a quantile cost critic, TD residual on its upper-tail CVaR_alpha",
+                       "sTRPO paper, eq. 4"),
+        AlgorithmEntry("strpo", STRPO, STRPOConfig(),
+                       "TRPO on z(A_r) - lambda_PID z(A_c) in a trust region excluding a frozen unsafe policy "
+                       "(--unsafe-policy)", "sTRPO paper, eqs. 6-10"),
     )
 }
 

@@ -93,13 +93,19 @@ class ObservationNormalizer(Transform):
         self.m2.copy_(m2)
         self.count.copy_(count)
 
+    @property
+    def std(self) -> torch.Tensor:
+        std = torch.sqrt(self.var + self.eps)
+        return std.clamp_min(self.std_floor) if self.std_floor > 0 else std
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` with the current statistics (no update)."""
-        std = torch.sqrt(self.var + self.eps)
-        if self.std_floor > 0:
-            std = std.clamp_min(self.std_floor)
-        out = (x.to(torch.float64) - self.mean) / std
+        out = (x.to(torch.float64) - self.mean) / self.std
         return out.clamp(-self.clip, self.clip).to(torch.float32)
+
+    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+        """The raw observation behind a normalised one, ``x std + mean`` (exact unless it was clipped)."""
+        return (x.to(torch.float64) * self.std + self.mean).to(torch.float32)
 
     def _apply_transform(self, obs: torch.Tensor) -> torch.Tensor:
         if not self.frozen:

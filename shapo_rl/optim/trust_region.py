@@ -55,12 +55,14 @@ def natural_gradient_step(
 @dataclass(frozen=True)
 class LineSearchResult:
     """Outcome of :func:`backtracking_line_search`: ``values`` are ``evaluate()``'s at the accepted
-    point (by convention the surrogate loss first, the mean KL second), empty when none was."""
+    point (by convention the surrogate loss first, the mean KL second), empty when none was;
+    ``fallback`` marks a search along the reversed step after the first found nothing."""
 
     accepted: bool
     steps_taken: int
     step_fraction: float
     values: tuple[float, ...]
+    fallback: bool = False
 
     @property
     def loss(self) -> float:

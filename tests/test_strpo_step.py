@@ -1,0 +1,158 @@
+"""sTRPO's step (eqs. 7-10 of the sTRPO paper) against an independent dense solve of the same
+small problem: the direction F^-1 (g + lambda_2 phi), its size from delta_1, the backtracking on
+both constraints, and the reversed fallback exactly when no backtrack is feasible."""
+
+import math
+
+import pytest
+import torch
+
+from shapo_rl.algorithms.protocol import Discounts, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
+from shapo_rl.config import PIDConfig, TrustRegionConfig
+from shapo_rl.envs import ObservationNormalizer
+from shapo_rl.models import GaussianPolicy
+from shapo_rl.optim import SharpnessAwareGradient, get_flat_params, set_flat_params
+from shapo_rl.rollout import standardize
+
+N, OBS, ACT = 64, 3, 2
+RATIO, ITERS, DAMPING = 0.8, 15, 0.1
+
+DISCOUNTS = Discounts(gamma=0.99, cost_gamma=0.99, gae_lambda=0.95)
+
+
+def _problem(seed, shift):
+    torch.manual_seed(seed)
+    policy = GaussianPolicy(OBS, ACT, (4,)).double()
+    unsafe = GaussianPolicy(OBS, ACT, (4,)).double()
+    with torch.no_grad():
+        unsafe.mean[-1].bias.add_(shift)
+        obs = torch.randn(N, OBS, dtype=torch.float64)
+        loc, scale = policy(obs)
+        actions = loc + scale * torch.randn(N, ACT, dtype=torch.float64)
+        old_log_prob = policy.distribution(obs).log_prob(actions)
+    batch = UpdateBatch(obs, actions, old_log_prob, loc, scale, torch.randn(N, dtype=torch.float64),
+                        torch.randn(N, dtype=torch.float64), torch.zeros(N, 1), torch.zeros(N, 1),
+                        episode_cost=math.nan, cost_limit=1.0)
+    return policy, unsafe.requires_grad_(False), batch
+
+
+def _context(policy):
+    return UpdateContext(policy=policy, optimizers=[], gradient=SharpnessAwareGradient(policy.parameters(), "none"),
+                         reduce=lambda x: x, total=None, backward=None, update_critics=lambda batch: {})
+
+
+def _dense_expectation(policy, unsafe, batch, cfg):
+    """The same step with a dense Fisher (the Hessian of the mean KL) and a linear solve."""
+    params = list(policy.parameters())
+    theta = get_flat_params(params)
+    sizes = [p.numel() for p in params]
+
+    def at(flat):
+        chunks = flat.split(sizes)
+        return [c.view_as(p) for c, p in zip(chunks, params)]
+
+    def log_prob(flat):
+        out = torch.func.functional_call(policy, dict(zip([n for n, _ in policy.named_parameters()], at(flat))),
+                                         (batch.obs,))
+        return torch.distributions.Independent(torch.distributions.Normal(*out), 1).log_prob(batch.actions)
+
+    def kl(flat):
+        loc, scale = torch.func.functional_call(
+            policy, dict(zip([n for n, _ in policy.named_parameters()], at(flat))), (batch.obs,))
+        old = torch.distributions.Independent(torch.distributions.Normal(batch.old_loc, batch.old_scale), 1)
+        return torch.distributions.kl_divergence(old, torch.distributions.Independent(
+            torch.distributions.Normal(loc, scale), 1)).mean()
+
+    advantage = standardize(batch.reward_advantage)  # lambda (PID init 0) = 0: the joint advantage is z(A_r)
+    g = torch.func.grad(lambda f: (torch.exp(log_prob(f) - batch.old_log_prob) * advantage).mean())(theta)
+    w = (unsafe.distribution(batch.obs).log_prob(batch.actions) - batch.old_log_prob).exp().clamp(max=cfg.ratio_clip)
+    phi = -torch.func.jacrev(log_prob)(theta).mul(w[:, None]).mean(0)
+    fisher = torch.func.hessian(kl)(theta) + DAMPING * torch.eye(theta.numel(), dtype=torch.float64)
+    G = torch.linalg.solve(fisher, g + cfg.exclusion_weight * phi)
+    step = math.sqrt(2 * cfg.trust_region.max_kl / float(G @ fisher @ G)) * G
+    for sign, need_margin in ((1.0, True), (-1.0, False)):
+        for k in range(ITERS):
+            s = sign * RATIO**k * step
+            if float(kl(theta + s)) <= cfg.trust_region.max_kl and (not need_margin
+                                                                    or float(phi @ s) >= cfg.exclusion_margin):
+                return theta + s, sign < 0, phi, s
+    return theta, True, phi, torch.zeros_like(theta)
+
+
+CASES = [(seed, shift, weight, margin) for seed in range(3)
+         for shift, weight, margin in ((0.5, 1.0, 1e-4), (0.5, 0.01, 1e-4), (0.0, 1.0, 1e-2), (1.0, 0.0, 0.05))]
+
+
+@pytest.mark.parametrize("seed,shift,weight,margin", CASES)
+def test_step_matches_a_dense_solve(seed, shift, weight, margin):
+    policy, unsafe, batch = _problem(seed, shift)
+    cfg = STRPOConfig(trust_region=TrustRegionConfig(cg_iters=60, damping=DAMPING), exclusion_weight=weight,
+                      exclusion_margin=margin, pid=PIDConfig(init=0.0))
+    expected, fallback, phi, s = _dense_expectation(policy, unsafe, batch, cfg)
+    theta_k = get_flat_params(list(policy.parameters()))
+    algorithm = STRPO(cfg, cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe)
+    metrics = algorithm.update(batch, _context(policy))
+    theta = get_flat_params(list(policy.parameters()))
+    # CG stops at a squared residual of 1e-10, so the step agrees to that precision, not bit for bit
+    assert float((theta - expected).norm()) <= 1e-4 * float(s.norm()) + 1e-12
+    assert metrics["fallback"] == float(fallback)
+    assert metrics["kl"] <= cfg.trust_region.max_kl
+    if not fallback:  # the exclusion constraint holds after every accepted step
+        assert float(phi @ (theta - theta_k)) >= margin
+        assert metrics["exclusion_margin"] == pytest.approx(float(phi @ s), rel=1e-4)
+
+
+def test_the_cases_cover_both_outcomes():
+    outcomes = {_dense_expectation(*_problem(seed, shift), STRPOConfig(
+        trust_region=TrustRegionConfig(damping=DAMPING), exclusion_weight=weight, exclusion_margin=margin,
+        pid=PIDConfig(init=0.0)))[1] for seed, shift, weight, margin in CASES}
+    assert outcomes == {True, False}
+
+
+def test_fallback_fires_exactly_when_no_backtrack_is_feasible():
+    """Constructed: a margin no step of KL delta_1 can reach (phi^T s <= |phi|_{F^-1} sqrt(2 delta_1))
+    forces the fallback; margin 0 with the step along phi alone (g = 0 by a zero advantage) never does."""
+    policy, unsafe, batch = _problem(0, 0.5)
+    theta_k = get_flat_params(list(policy.parameters()))
+    cfg = STRPOConfig(exclusion_margin=1e3, pid=PIDConfig(init=0.0))
+    metrics = STRPO(cfg, cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe).update(batch, _context(policy))
+    assert metrics["fallback"] == 1.0 and metrics["trust_region_accepted"] == 1.0
+    assert metrics["exclusion_margin"] < 0  # the reversed step moves towards the unsafe policy's side
+    set_flat_params(list(policy.parameters()), theta_k)
+    zero = UpdateBatch(**{**batch.__dict__, "reward_advantage": torch.ones(N, dtype=torch.float64)})
+    metrics = STRPO(STRPOConfig(exclusion_margin=0.0, pid=PIDConfig(init=0.0)), cost_limit=1.0, discounts=DISCOUNTS,
+                    unsafe_policy=unsafe).update(zero, _context(policy))
+    assert metrics["fallback"] == 0.0 and metrics["exclusion_margin"] > 0
+
+
+def test_exclusion_weights_clip_and_count():
+    w, rate = exclusion_weights(torch.log(torch.tensor([0.5, 2.0, 20.0, 40.0])), torch.zeros(4), clip=10.0)
+    assert torch.allclose(w, torch.tensor([0.5, 2.0, 10.0, 10.0])) and rate == 0.5
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_joint_advantage_is_z_reward_minus_lambda_z_cost(joint):
+    """Eq. (6) with lambda = 0.5 (PID init, no update yet); plain z(A_r) with the switch off."""
+    policy, _, batch = _problem(0, 0.0)
+    algorithm = STRPO(STRPOConfig(joint_advantage=joint, pid=PIDConfig(init=0.5)), cost_limit=1.0, discounts=DISCOUNTS)
+    z = lambda x: (x - x.mean()) / (x.std() + 1e-8)  # noqa: E731
+    expected = z(batch.reward_advantage) - (0.5 * z(batch.cost_advantage) if joint else 0.0)
+    torch.testing.assert_close(algorithm.joint_advantage(batch, _context(policy)), expected)
+
+
+def test_unsafe_policy_sees_raw_states_through_its_own_normaliser():
+    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the raw states
+    normalised by the unsafe run's (frozen) statistics."""
+    policy, unsafe, batch = _problem(0, 0.5)
+    unsafe = unsafe.float()  # as in a run: float32 networks and observations
+    raw = 3.0 + 2.0 * torch.randn(N, OBS)
+    run_norm, unsafe_norm = ObservationNormalizer(OBS), ObservationNormalizer(OBS)
+    run_norm.update(raw)
+    unsafe_norm.update(raw[: N // 2] * 0.5)
+    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float()})
+    algorithm = STRPO(STRPOConfig(), cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe, unsafe_normalizer=unsafe_norm)
+    context = _context(policy)
+    context.obs_normalizer = run_norm
+    expected = unsafe.distribution(unsafe_norm.normalize(raw)).log_prob(batch.actions)
+    torch.testing.assert_close(algorithm.unsafe_log_prob(batch, context), expected, rtol=1e-5, atol=1e-5)
