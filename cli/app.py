@@ -123,7 +123,7 @@ def train(
                         accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads,
                         loggers=logger or [])
     if not quiet:
-        console.print(f"run written to {path}")
+        typer.echo(f"run written to {path}")  # one line, never wrapped, whatever the path's length
 
 
 def print_listing(columns: list[str], rows: list[list[str]], width: int | None = None) -> None:

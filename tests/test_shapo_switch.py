@@ -28,8 +28,13 @@ def _run(tmp_path, name, algo, shapo, settings=None):
     return rows, {k: v for k, v in state.items() if k.startswith("policy.")}
 
 
-@pytest.mark.parametrize("algo", sorted(ALGORITHMS))
-@pytest.mark.parametrize("geometry", ["fisher", "euclidean"])
+# Radius 0 gives eps = 0 through the same code in both geometries: Fisher on every algorithm,
+# Euclidean on one of each actor-step family (trust region, linearised cost, minibatch epochs).
+RADIUS_ZERO = [(algo, "fisher") for algo in sorted(ALGORITHMS)] + [
+    (algo, "euclidean") for algo in ("trpo-lag", "cpo", "ppo-lag")]
+
+
+@pytest.mark.parametrize("algo,geometry", RADIUS_ZERO)
 def test_radius_zero_is_exactly_the_base_algorithm(tmp_path, needs, algo, geometry):
     settings = needs(algo)
     base_rows, base_policy = _run(tmp_path, "base", algo, ShapoConfig(), settings)
