@@ -21,12 +21,15 @@ of the ascent gradient (see :mod:`shapo_rl.optim.cpo_dual`), tested against SLSQ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 
 from shapo_rl.algorithms.actor_steps import linearized_cost_step
 from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
 from shapo_rl.config import TrustRegionConfig
+from shapo_rl.optim import StepDirection
+from shapo_rl.optim.constrained_step import Method
 
 
 @dataclass(frozen=True)
@@ -35,20 +38,31 @@ class CPOConfig:
 
 
 class CPO(Algorithm):
+    """CPO; the knobs ``method``, :meth:`reward_must_improve` and :meth:`step_metrics` make PCPO."""
+
+    method: ClassVar[Method] = "cpo"
+
     def __init__(self, config: CPOConfig, *, cost_limit: float, discounts: Discounts) -> None:
         super().__init__(config, cost_limit=cost_limit, discounts=discounts)
         # Jc of the last epoch that finished an episode (0 before any did), and the last nu.
         self.register_buffer("episode_cost", torch.zeros((), dtype=torch.float64))
         self.register_buffer("nu", torch.zeros((), dtype=torch.float64))
 
+    def reward_must_improve(self, direction: StepDirection) -> bool:
+        """In CPO's feasible cases (> 1) the line search also asks the reward not to get worse."""
+        return direction.case > 1
+
+    def step_metrics(self, direction: StepDirection) -> dict[str, float]:
+        return {"cpo_case": float(direction.case)}
+
     def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
         if batch.has_episode_cost:
             self.episode_cost.fill_(batch.episode_cost)
         c = float(self.episode_cost) - self.cost_limit
-        direction, metrics = linearized_cost_step(context, batch, c, self.config.trust_region, method="cpo",
-                                                  reward_must_improve=lambda d: d.case > 1)
+        direction, metrics = linearized_cost_step(context, batch, c, self.config.trust_region, method=self.method,
+                                                  reward_must_improve=self.reward_must_improve)
         self.nu.fill_(direction.nu)
-        return {**metrics, "cpo_case": float(direction.case), **context.update_critics(batch)}
+        return {**metrics, **self.step_metrics(direction), **context.update_critics(batch)}
 
     @property
     def multiplier(self) -> float:

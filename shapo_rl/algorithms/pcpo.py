@@ -24,11 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
-
-from shapo_rl.algorithms.actor_steps import linearized_cost_step
-from shapo_rl.algorithms.protocol import Algorithm, Discounts, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.cpo import CPO
 from shapo_rl.config import TrustRegionConfig
+from shapo_rl.optim import StepDirection
 
 
 @dataclass(frozen=True)
@@ -38,22 +36,13 @@ class PCPOConfig:
     trust_region: TrustRegionConfig = field(default_factory=lambda: TrustRegionConfig(backtrack_iters=200))
 
 
-class PCPO(Algorithm):
-    def __init__(self, config: PCPOConfig, *, cost_limit: float, discounts: Discounts) -> None:
-        super().__init__(config, cost_limit=cost_limit, discounts=discounts)
-        # Jc of the last epoch that finished an episode (0 before any did), and the last nu.
-        self.register_buffer("episode_cost", torch.zeros((), dtype=torch.float64))
-        self.register_buffer("nu", torch.zeros((), dtype=torch.float64))
+class PCPO(CPO):
+    """CPO's epoch with the projection in place of the dual, no reward check, no case column."""
 
-    def update(self, batch: UpdateBatch, context: UpdateContext) -> dict[str, float]:
-        if batch.has_episode_cost:
-            self.episode_cost.fill_(batch.episode_cost)
-        c = float(self.episode_cost) - self.cost_limit
-        direction, metrics = linearized_cost_step(context, batch, c, self.config.trust_region, method="pcpo",
-                                                  reward_must_improve=lambda _: False)
-        self.nu.fill_(direction.nu)
-        return {**metrics, **context.update_critics(batch)}
+    method = "pcpo"
 
-    @property
-    def multiplier(self) -> float:
-        return float(self.nu)
+    def reward_must_improve(self, direction: StepDirection) -> bool:
+        return False
+
+    def step_metrics(self, direction: StepDirection) -> dict[str, float]:
+        return {}
