@@ -44,7 +44,7 @@ def evaluate(
                         "(mean ± standard error, std)")
     for column in ("run", "steps", "return", "std", "cost", "std ", *(f"p{q}" for q in PERCENTILES), "violations",
                    "length"):
-        table.add_column(column, justify="left" if column == "run" else "right")
+        table.add_column(column, justify="left" if column == "run" else "right", overflow="fold")  # never "…"
     for path, module in zip(checkpoints, modules):
         result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic)
         run = run_directory(path)

@@ -9,6 +9,10 @@ Each entry is a message that is benign for this library, with the reason:
 - Lightning (with torch 2.13) warns that ``isinstance(treespec, LeafSpec)`` is deprecated, in its
   own code.
 - Lightning's INFO lines (accelerator availability, tips, "fit stopped") are logs, not results.
+- gymnasium-robotics 1.2.2 (the version safety-gymnasium needs; gymnasium imports it as a plugin)
+  prints a notice about its Adroit hand tasks' rewards on stderr when imported. No task of this
+  library is an Adroit task: :func:`drop_adroit_notice` removes that one notice from the
+  notification table, and the package does so on import, before anything imports gymnasium.
 Real warnings still show.
 """
 
@@ -25,6 +29,14 @@ BENIGN_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
+
+
+def drop_adroit_notice() -> None:
+    try:
+        from farama_notifications import notifications
+    except ImportError:
+        return
+    notifications.get("gymnasium_robotics", {}).pop("1.2.2", None)
 
 
 @contextmanager

@@ -52,3 +52,12 @@ def test_unknown_or_missing_logger_is_one_line_and_writes_nothing(tmp_path):
         assert result.exit_code == 2 and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "run").exists()
+
+
+def test_importing_the_simulators_prints_nothing():
+    """gymnasium-robotics 1.2.2 prints an Adroit notice at import, which gymnasium triggers as a
+    plugin: the package drops it before any gymnasium import."""
+    code = ("import shapo_rl, gymnasium, gymnasium_robotics; "
+            "from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium; import_safety_gymnasium()")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == "", result.stderr

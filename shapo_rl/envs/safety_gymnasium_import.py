@@ -5,10 +5,6 @@ safety_gymnasium 1.0.0 declares geom dataclasses whose fields default to numpy a
 defaults with ``ValueError: mutable default <class 'numpy.ndarray'> for field color``. During
 that one import we substitute a ``dataclasses.dataclass`` that first turns every ndarray class
 attribute into ``field(default_factory=value.copy)``, then restore the original decorator.
-
-safety_gymnasium imports gymnasium_robotics, whose 1.2.2 release (the version safety_gymnasium
-needs) prints a notice about its Adroit hand tasks' rewards to stderr at import. No task of this
-library is an Adroit task, so that one notice is dropped from the notification table first.
 """
 
 from __future__ import annotations
@@ -43,20 +39,11 @@ def _array_safe_dataclass(original: Any) -> Any:
     return dataclass
 
 
-def _drop_adroit_notice() -> None:
-    try:
-        from farama_notifications import notifications
-    except ImportError:
-        return
-    notifications.get("gymnasium_robotics", {}).pop("1.2.2", None)
-
-
 def import_safety_gymnasium() -> ModuleType:
     """Return the ``safety_gymnasium`` module, importing it with the Python 3.11 fix once."""
     with _LOCK:
         if "safety_gymnasium" in sys.modules:
             return sys.modules["safety_gymnasium"]
-        _drop_adroit_notice()
         original = dataclasses.dataclass
         dataclasses.dataclass = _array_safe_dataclass(original)
         try:
