@@ -20,7 +20,9 @@ import csv
 import os
 import socket
 import subprocess
+import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +62,9 @@ class RunSpec:
     @property
     def failure_file(self) -> Path:
         return self.logs / f"{self.name}.failed"
+
+
+PREEMPTION_GRACE_S = 60.0  # how long a job whose child died of USR2 waits for its own USR2 handler
 
 
 class JobError(RuntimeError):
@@ -127,16 +132,23 @@ class Job(submitit.helpers.Checkpointable):
             self._child = subprocess.Popen([sys.executable, "-m", "cli.app", *args, *extra],
                                            stdout=subprocess.DEVNULL, stderr=log, env=_child_env())
             code = self._child.wait()
+        if code == -signal.SIGUSR2:  # Slurm signals the child too; submitit's handler is about to requeue
+            time.sleep(PREEMPTION_GRACE_S)
         if code != 0:
             lines = [line for line in spec.log.read_text().splitlines() if line.strip()]
             last = lines[-1] if lines and not lines[-1].startswith("$ shapo-rl") else f"exit code {code}"
             raise JobError(f"{args[0]}: {last}")
 
     def checkpoint(self, spec: RunSpec) -> submitit.helpers.DelayedSubmission:
-        """Called by submitit on preemption or time-out: stop the child, requeue a fresh job."""
-        if self._child is not None and self._child.poll() is None:
-            self._child.terminate()
-            self._child.wait()
+        """Called by submitit on preemption or time-out: stop the child, requeue a fresh job.
+
+        Runs as a signal handler inside the job's wait on the child, so it only signals the
+        child (waiting again, or polling, would block on the interrupted wait's lock)."""
+        if self._child is not None and self._child.returncode is None:
+            try:
+                os.kill(self._child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
         return submitit.helpers.DelayedSubmission(Job(), spec)
 
 
