@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench-throughput bench-shapo bench-parity clean
+.PHONY: setup demo test test-slow bench-throughput bench-shapo bench-parity recipes-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -38,3 +38,8 @@ bench-parity: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs
+
+# Every recipe at smoke scale (tiny budgets; outside `make test`), then its report.
+recipes-smoke: $(STAMP)
+	for r in $$($(BIN)/shapo-rl recipe list | tail -n +2 | cut -d' ' -f1); do \
+		$(BIN)/shapo-rl recipe run $$r --scale smoke && $(BIN)/shapo-rl recipe report $$r --scale smoke || exit 1; done

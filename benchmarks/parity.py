@@ -3,7 +3,8 @@
 TRPO-Lag with today's defaults, with each of the reference library's details switched alone, and
 with all of them, on each task and seed; then per task and variant the mean and standard error
 over seeds of the last epoch's return and cost, over the epoch's episodes and over the last 50
-episodes (the window the reference library logs). Finished runs in ``--out`` are reused.
+episodes (the window the reference library logs). The grid runs through the recipe layer's
+local engine, so finished runs in ``--out`` are skipped and interrupted ones resume.
 
     python benchmarks/parity.py                                   # 2 tasks x 8 variants x 3 seeds, 200k steps
     python benchmarks/parity.py --tasks SafetyPointGoal1-v0 --variants today all --seeds 0 1 2
@@ -14,7 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from shapo_rl.launch import last_epoch_summary, markdown_table, run_grid
+from shapo_rl.launch import last_epoch_summary, markdown_table
+from shapo_rl.launch.engines import LocalEngine
+from shapo_rl.launch.recipe import Grid, Recipe, Scale, Variant
 
 # Each difference as the settings that switch it to the reference library's value.
 DIFFERENCES = {
@@ -39,15 +42,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/parity"))
     args = parser.parse_args()
 
-    grid = {}
-    for task in args.tasks:
-        for variant in args.variants:
-            for seed in args.seeds:
-                settings = [arg for setting in VARIANTS[variant] for arg in ("--set", setting)]
-                grid[f"{task}-{variant}-seed{seed}"] = ["--algo", "trpo-lag", "--env", task, "--steps", str(args.steps),
-                                                        "--cost-limit", "25", "--seed", str(seed), *settings]
-    runs = run_grid(grid, args.out, jobs=args.jobs)
-    groups = {f"{task} {variant}": [runs[f"{task}-{variant}-seed{seed}"] for seed in args.seeds]
+    variants = tuple(Variant(name, tuple(VARIANTS[name])) for name in args.variants)
+    recipe = Recipe("parity", paper=Scale("parity", args.steps, min(args.steps, 20_000), tuple(args.seeds)),
+                    grids=(Grid("parity", ("trpo-lag",), tuple(args.tasks), variants, settings=("cost_limit=25",)),))
+    plan = recipe.plan(recipe.paper, args.out)
+    failed = LocalEngine(args.jobs).run([run.spec for run in plan],
+                                        lambda spec, outcome: print(f"{spec.name}: {outcome}"))
+    if failed:
+        raise SystemExit(f"{failed} runs failed; their reasons are in {args.out / 'logs'}")
+    runs = {(run.config.env, run.config.variant, run.config.seed): run.spec.run_dir for run in plan}
+    groups = {f"{task} {variant}": [runs[task, variant, seed] for seed in args.seeds]
               for task in args.tasks for variant in args.variants}
     print(markdown_table(last_epoch_summary(groups, METRICS), METRICS))
 

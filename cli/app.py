@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import functools
 import sys
-import textwrap
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -13,7 +11,10 @@ import typer
 from rich.console import Console
 
 from cli.attack import attack
+from cli.errors import user_errors
 from cli.evaluate import evaluate
+from cli.listing import print_listing
+from cli.recipe import recipe_app
 from cli.report import report
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -42,23 +43,6 @@ class SamCritics(str, Enum):
 class Listing(str, Enum):
     algos = "algos"
     envs = "envs"
-
-
-def user_errors(command):
-    """Turn a user's mistake into one line on stderr and exit code 2 (no traceback)."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        from shapo_rl.errors import USER_ERRORS
-
-        try:
-            return command(*args, **kwargs)
-        except USER_ERRORS as err:
-            message = str(err).splitlines()[0] if str(err) else type(err).__name__
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 @app.command()
@@ -126,21 +110,6 @@ def train(
         typer.echo(f"run written to {path}")  # one line, never wrapped, whatever the path's length
 
 
-def print_listing(columns: list[str], rows: list[list[str]], width: int | None = None) -> None:
-    """Print a listing whose names and values never truncate: aligned columns, and in a terminal
-    of ``width`` columns the last one (the description) wraps under itself; piped (no
-    ``width``), plain text with one row per line."""
-    widths = [max(len(x) for x in column) for column in zip(columns, *rows)]
-    indent = sum(w + 2 for w in widths[:-1])
-    room = max(20, width - indent) if width else None
-    for row in [columns, *rows]:
-        head = "".join(x.ljust(w + 2) for x, w in zip(row[:-1], widths))
-        lines = textwrap.wrap(row[-1], room) if room else [row[-1]]
-        typer.echo(head + lines[0] if lines else head.rstrip())
-        for line in lines[1:]:
-            typer.echo(" " * indent + line)
-
-
 @app.command("list")
 @user_errors
 def list_(
@@ -172,6 +141,7 @@ def list_(
 app.command()(user_errors(evaluate))
 app.command()(user_errors(attack))
 app.command()(user_errors(report))
+app.add_typer(recipe_app, name="recipe")
 
 
 def main() -> None:

@@ -248,6 +248,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
+    variant: str = ""  # a free label reports group runs by (a recipe's variant name); training ignores it
     algorithm: Any = None
 
     def __post_init__(self):

@@ -1,5 +1,6 @@
-"""Running grids of training runs and summarising them over seeds."""
+"""Recipes of runs (declarations, jobs, engines) and their summaries over seeds."""
 
-from shapo_rl.launch.grid import finished, last_epoch_summary, markdown_table, mean_se, run_grid
+from shapo_rl.launch.job import finished
+from shapo_rl.launch.summary import last_epoch_summary, markdown_table, mean_se
 
-__all__ = ["finished", "last_epoch_summary", "markdown_table", "mean_se", "run_grid"]
+__all__ = ["finished", "last_epoch_summary", "markdown_table", "mean_se"]

@@ -1,0 +1,19 @@
+"""Variants and task lists the recipes share (not a recipe itself)."""
+
+from __future__ import annotations
+
+from shapo_rl.launch.recipe import Variant
+
+VANILLA = Variant("vanilla")
+SHAPO_SETTINGS = ("shapo.geometry=fisher", "shapo.radius=1e-5", "shapo.critic_sam=true", "shapo.critic_sam_rho=0.05")
+SHAPO = Variant("shapo", SHAPO_SETTINGS)  # the authors' most common choice: delta_p 1e-5, rho_c 0.05 (App. E.1)
+
+SAFETY_GYM = ("SafetyPointGoal1-v0", "SafetyPointButton1-v0")
+FALLS = ("Ant-v4", "Walker2d-v4")
+STRPO_TASKS = ("SafetyCarGoal1-v0", "SafetyCarCircle1-v0", "SafetyHopperVelocity-v1", "SafetyAntVelocity-v1")
+STRPO_BASELINES = ("trpo-lag", "cpo", "ppo-lag", "cppo-pid", "rcpo", "pcpo", "cup")
+
+
+def crossed(first: tuple[Variant, ...], second: tuple[Variant, ...]) -> tuple[Variant, ...]:
+    """Every pair, named ``first-second``, with both settings."""
+    return tuple(Variant(f"{a.name}-{b.name}", a.settings + b.settings) for a in first for b in second)

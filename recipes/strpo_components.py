@@ -1,0 +1,14 @@
+"""sTRPO paper App. C.4, Figs. 11-12: sTRPO without the joint advantage, and without the unsafe objective."""
+
+from recipes.common import STRPO_TASKS
+from recipes.strpo_main import UNSAFE
+from shapo_rl.launch.recipe import PAPER_STRPO, Grid, Needs, Recipe, Variant
+
+COMPONENTS = (Variant("full"), Variant("no-joint-advantage", ("joint_advantage=false",)),
+              Variant("no-unsafe-objective", ("unsafe_objective=false",)))
+
+RECIPE = Recipe(
+    "strpo-components",
+    grids=(UNSAFE, Grid("strpo", ("strpo",), STRPO_TASKS, COMPONENTS, needs=Needs("unsafe", "unsafe_policy"))),
+    paper=PAPER_STRPO,
+)

@@ -1,0 +1,14 @@
+"""sTRPO paper App. C.1, Figs. 5-6: one KL threshold delta in {1e-2, 1e-3, 1e-4} for both constraints, and decoupled (1e-2, 1e-4)."""
+
+from recipes.common import STRPO_TASKS
+from recipes.strpo_main import UNSAFE
+from shapo_rl.launch.recipe import PAPER_STRPO, Grid, Needs, Recipe, Variant
+
+DELTAS = tuple(Variant(f"delta{d:g}", (f"trust_region.max_kl={d}", f"exclusion_margin={d}")) for d in (1e-2, 1e-3, 1e-4))
+DECOUPLED = Variant("decoupled", ("trust_region.max_kl=0.01", "exclusion_margin=0.0001"))
+
+RECIPE = Recipe(
+    "strpo-delta",
+    grids=(UNSAFE, Grid("strpo", ("strpo",), STRPO_TASKS, (*DELTAS, DECOUPLED), needs=Needs("unsafe", "unsafe_policy"))),
+    paper=PAPER_STRPO,
+)

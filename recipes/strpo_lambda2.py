@@ -1,0 +1,13 @@
+"""sTRPO paper App. C.3, Figs. 9-10: the unsafe-objective weight lambda_2 in {0.01, 1.0}."""
+
+from recipes.common import STRPO_TASKS
+from recipes.strpo_main import UNSAFE
+from shapo_rl.launch.recipe import PAPER_STRPO, Grid, Needs, Recipe, Variant
+
+WEIGHTS = tuple(Variant(f"lambda2-{w:g}", (f"exclusion_weight={w}",)) for w in (0.01, 1.0))
+
+RECIPE = Recipe(
+    "strpo-lambda2",
+    grids=(UNSAFE, Grid("strpo", ("strpo",), STRPO_TASKS, WEIGHTS, needs=Needs("unsafe", "unsafe_policy"))),
+    paper=PAPER_STRPO,
+)

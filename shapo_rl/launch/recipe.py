@@ -1,0 +1,201 @@
+"""A recipe: one paper experiment declared as data, turned into validated run jobs.
+
+A :class:`Recipe` holds grids (algorithms x tasks x variants, each variant a list of
+``--set``-style settings), the post-processing of its trained runs (evaluation, attack
+sweep), a ``paper`` and a ``smoke`` :class:`Scale`, and optionally extra figures computed
+without training. :meth:`Recipe.plan` expands it into one :class:`~shapo_rl.launch.job.RunSpec`
+per (grid, algorithm, task, variant, seed), each checked by building its configuration with
+the same functions ``shapo-rl train`` uses, so a mistyped setting is a ConfigError before
+anything runs. A grid may need the runs of an earlier grid (sTRPO needs an unsafe policy per
+task and seed): :class:`Needs` names that grid and the setting that receives the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from shapo_rl.config import ConfigError, TrainConfig
+from shapo_rl.launch.job import Command, RunSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named list of settings (``shapo.geometry=fisher``, ``pid.init=0.1``) a grid runs with."""
+
+    name: str
+    settings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Needs:
+    """Each run of the grid needs the run of grid ``grid`` with its task and seed (and algorithm
+    ``algo`` when that grid has several), whose directory it receives as the setting ``setting``."""
+
+    grid: str
+    setting: str
+    algo: str | None = None
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Every algorithm on every task with every variant; ``settings`` apply to all of them."""
+
+    name: str
+    algos: tuple[str, ...]
+    tasks: tuple[str, ...]
+    variants: tuple[Variant, ...] = (Variant(""),)
+    settings: tuple[str, ...] = ()
+    needs: Needs | None = None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Budget per run, seeds, and the post-processing's episodes and attack rates (None: the
+    recipe's own)."""
+
+    name: str
+    steps: int
+    steps_per_epoch: int
+    seeds: tuple[int, ...]
+    episodes: int | None = None
+    attack_rates: str | None = None
+
+    def with_overrides(self, steps: int | None = None, seeds: tuple[int, ...] | None = None) -> "Scale":
+        """This scale with another budget (rounded up to whole epochs; one epoch when smaller
+        than an epoch) and/or other seeds; the name records a changed budget."""
+        scale = self
+        if steps is not None:
+            if steps < 1:
+                raise ConfigError(f"--steps must be >= 1, got {steps}")
+            per_epoch = min(self.steps_per_epoch, steps)
+            scale = dataclasses.replace(scale, name=f"{self.name}-steps{steps}", steps_per_epoch=per_epoch,
+                                        steps=math.ceil(steps / per_epoch) * per_epoch)
+        if seeds is not None:
+            scale = dataclasses.replace(scale, seeds=seeds)
+        return scale
+
+
+SMOKE = Scale("smoke", steps=2000, steps_per_epoch=1000, seeds=(0,), episodes=2, attack_rates="0,0.5,1")
+PAPER_SHAPO = Scale("paper", steps=10_000_000, steps_per_epoch=20_000, seeds=(0, 1, 2, 3, 4))
+PAPER_STRPO = Scale("paper", steps=10_005_000, steps_per_epoch=15_000, seeds=(0, 1, 2, 3, 4))  # 667 epochs
+
+
+@dataclass(frozen=True)
+class Evaluate:
+    """``shapo-rl evaluate`` of each trained run of ``grids`` (all grids when empty)."""
+
+    episodes: int = 10
+    grids: tuple[str, ...] = ()
+
+    def command(self, scale: Scale) -> Command:
+        return Command(("evaluate", "--episodes", str(scale.episodes or self.episodes), "{run}"), "evaluation.csv")
+
+
+@dataclass(frozen=True)
+class Attack:
+    """``shapo-rl attack`` (random-action sweep) of each trained run of ``grids`` (all when empty)."""
+
+    rates: str = "0:1:0.1"
+    episodes: int = 10
+    grids: tuple[str, ...] = ()
+
+    def command(self, scale: Scale) -> Command:
+        return Command(("attack", "--rates", scale.attack_rates or self.rates, "--episodes",
+                        str(scale.episodes or self.episodes), "--out", "{run}/attack", "{run}"), "attack.csv")
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """A run job with the configuration it was validated as."""
+
+    spec: RunSpec
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One experiment; ``figures(out)`` draws figures computed without training (returns the
+    files written)."""
+
+    name: str
+    paper: Scale
+    grids: tuple[Grid, ...] = ()
+    smoke: Scale = SMOKE
+    post: tuple[Evaluate | Attack, ...] = ()
+    figures: Callable[[Path], list[Path]] | None = None
+
+    def scale(self, name: str, steps: int | None = None, seeds: tuple[int, ...] | None = None) -> Scale:
+        scales = {"smoke": self.smoke, "paper": self.paper}
+        if name not in scales:
+            raise ConfigError(f"unknown scale {name!r} (choose from smoke, paper)")
+        return scales[name].with_overrides(steps, seeds)
+
+    def plan(self, scale: Scale, out: Path) -> list[PlannedRun]:
+        """The recipe's runs at ``scale`` under ``out`` (runs/ and logs/), in dependency order,
+        each configuration validated. A run is named by task, algorithm, variant and seed, so
+        recipes that declare the same run share it; a name met twice with two configurations,
+        or a grid needing a run not planned before it, is a ConfigError."""
+        from shapo_rl.algorithms import apply_settings
+        from shapo_rl.training import resolve
+
+        out = Path(out).resolve()
+        planned: dict[str, PlannedRun] = {}
+        cells: list[tuple[tuple, PlannedRun]] = []  # ((grid, algo, task, seed), run) for Needs
+        for grid in self.grids:
+            post = tuple(step.command(scale) for step in self.post if not step.grids or grid.name in step.grids)
+            for algo, task, variant, seed in itertools.product(grid.algos, grid.tasks, grid.variants, scale.seeds):
+                name = ".".join(filter(None, (task, algo, variant.name, f"seed{seed}")))
+                settings = [*grid.settings, *variant.settings, *([f"variant={variant.name}"] if variant.name else [])]
+                needs = ()
+                if grid.needs is not None:
+                    upstream = _needed(cells, grid, task, seed)
+                    settings.append(f"{grid.needs.setting}={upstream.spec.run_dir}")
+                    needs = (upstream.spec.run_dir,)
+                base = TrainConfig(algo=algo, env=task, steps=scale.steps, steps_per_epoch=scale.steps_per_epoch,
+                                   seed=seed)
+                try:
+                    config = resolve(apply_settings(base, settings))
+                except ValueError as err:  # ConfigError and the registries' unknown-name errors
+                    raise ConfigError(f"recipe {self.name}, run {name}: {err}") from None
+                args = ("--algo", algo, "--env", task, "--steps", str(scale.steps),
+                        "--steps-per-epoch", str(scale.steps_per_epoch), "--seed", str(seed),
+                        *(arg for setting in settings for arg in ("--set", setting)))
+                run = PlannedRun(RunSpec(name, out / "runs" / name, out / "logs", args, needs, post), config)
+                if name in planned and planned[name].config != config:
+                    raise ConfigError(f"recipe {self.name}: two runs named {name} with different settings")
+                planned.setdefault(name, run)
+                cells.append(((grid.name, algo, task, seed), planned[name]))
+        return list(planned.values())
+
+
+def _needed(cells: list[tuple[tuple, PlannedRun]], grid: Grid, task: str, seed: int) -> PlannedRun:
+    """The one run of the grid ``grid.needs`` names for this task and seed."""
+    needs = grid.needs
+    matches = [run for (g, algo, t, s), run in cells
+               if g == needs.grid and t == task and s == seed and needs.algo in (None, algo)]
+    if len(matches) != 1:
+        raise ConfigError(f"grid {grid.name} needs one run of grid {needs.grid!r} on {task}, seed {seed}"
+                          f"{f' ({needs.algo})' if needs.algo else ''}; found {len(matches)} "
+                          "(the needed grid must come first)")
+    return matches[0]
+
+
+def check_reuse(plan: list[PlannedRun]) -> None:
+    """Refuse to continue a run directory written with other settings than planned (an edited
+    recipe, or another recipe's run of the same name): a ConfigError naming it."""
+    from shapo_rl.training import RunDirectoryError, load_config
+
+    for run in plan:
+        if (run.spec.run_dir / "config.yaml").is_file():
+            try:
+                saved = load_config(run.spec.run_dir)
+            except RunDirectoryError as err:
+                raise ConfigError(str(err)) from None
+            if saved != run.config:
+                raise ConfigError(f"{run.spec.run_dir} holds a run with other settings than the recipe's; "
+                                  "remove it or choose another --out")

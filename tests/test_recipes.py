@@ -1,0 +1,148 @@
+"""Recipes: every grid builds and validates; `recipe run` skips finished runs and resumes a
+killed one to the metrics of an uninterrupted run, locally and on a stand-in Slurm (array,
+throttle, requeue on USR2); user mistakes are one line and exit code 2."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from recipes import recipes
+from shapo_rl.config import ConfigError
+from shapo_rl.launch.job import finished, state
+from shapo_rl.launch.recipe import Grid, Needs, Recipe, Scale, Variant
+
+FAKE_SLURM = Path(__file__).parent / "fake_slurm"
+TIMING = ("epoch_seconds", "actor_seconds", "critic_seconds")
+STEPS = 4000  # toy at this budget: 20 epochs of 200 steps
+
+
+@pytest.mark.parametrize("scale", ["smoke", "paper"])
+@pytest.mark.parametrize("name", list(recipes()))
+def test_every_recipe_builds_and_validates(tmp_path, name, scale):
+    recipe = recipes()[name][0]
+    chosen = recipe.scale(scale)
+    plan = recipe.plan(chosen, tmp_path)
+    cells = sum(len(g.algos) * len(g.tasks) * len(g.variants) for g in recipe.grids) * len(chosen.seeds)
+    assert len({run.spec.name for run in plan}) == len(plan) <= cells
+    seen = set()
+    for run in plan:
+        assert run.config.steps == chosen.steps and run.config.seed in chosen.seeds
+        assert all(need in seen for need in run.spec.needs)  # every needed run is planned before
+        if run.config.algo == "strpo":
+            assert run.spec.needs == (Path(run.config.algorithm.unsafe_policy),)
+        seen.add(run.spec.run_dir)
+    if scale == "paper" and recipe.grids and name != "toy":  # toy is no paper experiment
+        assert chosen.steps >= 10_000_000 and len(chosen.seeds) == 5
+
+
+def test_scale_overrides_round_to_whole_epochs():
+    paper = Scale("paper", 10_005_000, 15_000, (0, 1))
+    assert paper.with_overrides(steps=100_000) == Scale("paper-steps100000", 105_000, 15_000, (0, 1))
+    assert paper.with_overrides(steps=500, seeds=(3,)) == Scale("paper-steps500", 500, 500, (3,))
+
+
+def test_bad_setting_or_missing_dependency_is_a_config_error(tmp_path):
+    bad = Recipe("bad", Scale("s", 200, 200, (0,)),
+                 (Grid("g", ("trpo",), ("ToyCMDP-v0",), (Variant("v", ("shapo.radiuss=1",)),)),))
+    with pytest.raises(ConfigError, match="ToyCMDP-v0.trpo.v.seed0: unknown setting 'shapo.radiuss'; did you mean"):
+        bad.plan(bad.paper, tmp_path)
+    orphan = Recipe("orphan", Scale("s", 200, 200, (0,)),
+                    (Grid("g", ("strpo",), ("ToyCMDP-v0",), needs=Needs("unsafe", "unsafe_policy")),))
+    with pytest.raises(ConfigError, match="needs one run of grid 'unsafe'.*found 0"):
+        orphan.plan(orphan.paper, tmp_path)
+
+
+def test_user_mistakes_are_one_line_exit_2_and_launch_nothing(tmp_path, monkeypatch):
+    runner = CliRunner()
+    for args in (["recipe", "run", "toyy"], ["recipe", "run", "toy", "--seeds", "0,x"], ["recipe", "status", "nope"]):
+        result = runner.invoke(app, [*args, "--out", str(tmp_path)])
+        assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    bad = Recipe("bad", Scale("smoke", 200, 200, (0,)), (Grid("g", ("trpo",), ("ToyCMDP-v0",), settings=("gamma=2",)),))
+    monkeypatch.setattr("recipes.recipes", lambda: {"bad": (bad, "a malformed recipe")})
+    result = runner.invoke(app, ["recipe", "run", "bad", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and result.stderr.startswith("error: recipe bad, run ToyCMDP-v0.trpo.seed0: gamma")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []  # nothing launched
+
+
+def _shapo_rl(*args, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cli.app", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, **kwargs)
+
+
+def _metrics(run: Path) -> list[dict]:
+    with (run / "metrics.csv").open() as f:
+        return [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
+
+
+def _wait_for(condition, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture(scope="module")
+def toy_plan(tmp_path_factory):
+    """The toy recipe's plan at STEPS under one folder, and an uninterrupted run of its SHAPO run."""
+    out = tmp_path_factory.mktemp("recipes")
+    recipe = recipes()["toy"][0]
+    scale = recipe.scale("smoke", steps=STEPS)
+    plan = recipe.plan(scale, out / scale.name)
+    shapo = next(run for run in plan if run.config.variant == "shapo")
+    reference = out / "reference"
+    subprocess.run([sys.executable, "-m", "cli.app", "train", *shapo.spec.train_args, "--out", str(reference),
+                    "--quiet", "--no-progress"], check=True)
+    return out, plan, _metrics(reference)
+
+
+def test_killed_recipe_run_skips_finished_runs_and_resumes_the_interrupted_one(toy_plan):
+    out, plan, reference = toy_plan
+    local = out / "local"
+    first, second = (run.spec for run in plan)
+    first, second = (type(s)(s.name, local / "smoke-steps4000" / "runs" / s.name, local / "smoke-steps4000" / "logs",
+                             s.train_args) for s in (first, second))
+    args = ("recipe", "run", "toy", "--steps", str(STEPS), "--jobs", "1", "--out", str(local))
+    engine = _shapo_rl(*args, start_new_session=True)
+    _wait_for(lambda: finished(first.run_dir) and (second.run_dir / "checkpoints" / "last.ckpt").is_file())
+    os.killpg(engine.pid, signal.SIGKILL)  # the engine and its jobs
+    engine.wait()
+    assert not finished(second.run_dir) and state(second)[0] == "pending" and "interrupted" in state(second)[1]
+    stamp = (first.run_dir / "metrics.csv").stat().st_mtime_ns
+    again = _shapo_rl(*args)
+    output = again.communicate()[0]
+    assert again.returncode == 0, output
+    assert f"{first.name}: skipped" in output and f"{second.name}: done" in output
+    assert (first.run_dir / "metrics.csv").stat().st_mtime_ns == stamp
+    assert "$ shapo-rl train --resume" in second.log.read_text()
+    assert _metrics(second.run_dir) == reference
+
+
+def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
+    out, plan, reference = toy_plan
+    slurm, fake = out / "slurm", out / "fake-slurm-state"
+    fake.mkdir()
+    shapo = plan[1].spec
+    run_dir = slurm / "smoke-steps4000" / "runs" / shapo.name
+    env = {**os.environ, "PATH": f"{FAKE_SLURM}:{os.environ['PATH']}", "FAKE_SLURM": str(fake),
+           "FAKE_SLURM_USR2_TASK": "1", "FAKE_SLURM_USR2_ON": str(run_dir / "checkpoints" / "last.ckpt")}
+    # task 1, the SHAPO run, is preempted once its first epoch is on disk
+    submit = _shapo_rl("recipe", "run", "toy", "--steps", str(STEPS), "--engine", "slurm", "--max-parallel", "1",
+                       "--time", "30", "--out", str(slurm), env=env)
+    output = submit.communicate()[0]
+    assert submit.returncode == 0 and "submitted 2 jobs in 1 arrays (100)" in output, output
+    script = (fake / "jobs" / "100.sh").read_text()
+    assert "#SBATCH --array=0-1%1" in script and "#SBATCH --time=30" in script and "#SBATCH --signal=USR2@90" in script
+    _wait_for(lambda: (fake / "100.done").is_file())
+    assert (fake / "requeued").read_text() == "100_1 1\n"  # the preempted task requeued itself once
+    assert finished(slurm / "smoke-steps4000" / "runs" / plan[0].spec.name) and finished(run_dir)
+    assert "$ shapo-rl train --resume" in (slurm / "smoke-steps4000" / "logs" / f"{shapo.name}.log").read_text()
+    assert _metrics(run_dir) == reference
