@@ -21,7 +21,8 @@ from shapo_rl.launch.recipe import Grid, Needs, Recipe, Scale, Variant
 
 FAKE_SLURM = Path(__file__).parent / "fake_slurm"
 TIMING = ("epoch_seconds", "actor_seconds", "critic_seconds")
-STEPS = 4000  # toy at this budget: 20 epochs of 200 steps
+STEPS = 2000  # toy at this budget: 10 epochs of 200 steps
+SCALE = f"smoke-steps{STEPS}"
 
 
 @pytest.mark.parametrize("scale", ["smoke", "paper"])
@@ -108,7 +109,7 @@ def test_killed_recipe_run_skips_finished_runs_and_resumes_the_interrupted_one(t
     out, plan, reference = toy_plan
     local = out / "local"
     first, second = (run.spec for run in plan)
-    first, second = (type(s)(s.name, local / "smoke-steps4000" / "runs" / s.name, local / "smoke-steps4000" / "logs",
+    first, second = (type(s)(s.name, local / SCALE / "runs" / s.name, local / SCALE / "logs",
                              s.train_args) for s in (first, second))
     args = ("recipe", "run", "toy", "--steps", str(STEPS), "--jobs", "1", "--out", str(local))
     engine = _shapo_rl(*args, start_new_session=True)
@@ -131,7 +132,7 @@ def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     slurm, fake = out / "slurm", out / "fake-slurm-state"
     fake.mkdir()
     shapo = plan[1].spec
-    run_dir = slurm / "smoke-steps4000" / "runs" / shapo.name
+    run_dir = slurm / SCALE / "runs" / shapo.name
     env = {**os.environ, "PATH": f"{FAKE_SLURM}:{os.environ['PATH']}", "FAKE_SLURM": str(fake),
            "FAKE_SLURM_USR2_TASK": "1", "FAKE_SLURM_USR2_ON": str(run_dir / "checkpoints" / "last.ckpt")}
     # task 1, the SHAPO run, is preempted once its first epoch is on disk
@@ -143,6 +144,6 @@ def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     assert "#SBATCH --array=0-1%1" in script and "#SBATCH --time=30" in script and "#SBATCH --signal=USR2@90" in script
     _wait_for(lambda: (fake / "100.done").is_file())
     assert (fake / "requeued").read_text() == "100_1 1\n"  # the preempted task requeued itself once
-    assert finished(slurm / "smoke-steps4000" / "runs" / plan[0].spec.name) and finished(run_dir)
-    assert "$ shapo-rl train --resume" in (slurm / "smoke-steps4000" / "logs" / f"{shapo.name}.log").read_text()
+    assert finished(slurm / SCALE / "runs" / plan[0].spec.name) and finished(run_dir)
+    assert "$ shapo-rl train --resume" in (slurm / SCALE / "logs" / f"{shapo.name}.log").read_text()
     assert _metrics(run_dir) == reference
