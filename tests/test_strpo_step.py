@@ -7,12 +7,15 @@ import math
 import pytest
 import torch
 
+from shapo_rl import keys
 from shapo_rl.algorithms.protocol import Discounts, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.registry import make_run_env, with_algorithm_defaults
 from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
-from shapo_rl.config import PIDConfig, TrustRegionConfig
+from shapo_rl.config import PIDConfig, TrainConfig, TrustRegionConfig
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import SharpnessAwareGradient, get_flat_params, set_flat_params
+from shapo_rl.rollout.collector import RolloutCollector
 from shapo_rl.rollout import standardize
 
 N, OBS, ACT = 64, 3, 2
@@ -142,17 +145,35 @@ def test_joint_advantage_is_z_reward_minus_lambda_z_cost(joint):
 
 
 def test_unsafe_policy_sees_raw_states_through_its_own_normaliser():
-    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the raw states
-    normalised by the unsafe run's (frozen) statistics."""
+    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the rollout's raw
+    states (batch.raw_obs) normalised by the unsafe run's (frozen) statistics."""
     policy, unsafe, batch = _problem(0, 0.5)
     unsafe = unsafe.float()  # as in a run: float32 networks and observations
     raw = 3.0 + 2.0 * torch.randn(N, OBS)
     run_norm, unsafe_norm = ObservationNormalizer(OBS), ObservationNormalizer(OBS)
     run_norm.update(raw)
     unsafe_norm.update(raw[: N // 2] * 0.5)
-    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float()})
+    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float(),
+                           "raw_obs": raw})
     algorithm = STRPO(STRPOConfig(), cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe, unsafe_normalizer=unsafe_norm)
-    context = _context(policy)
-    context.obs_normalizer = run_norm
     expected = unsafe.distribution(unsafe_norm.normalize(raw)).log_prob(batch.actions)
-    torch.testing.assert_close(algorithm.unsafe_log_prob(batch, context), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(algorithm.unsafe_log_prob(batch), expected)
+
+
+@pytest.mark.parametrize("algo", ["strpo", "trpo-pid"])
+def test_only_strpo_rollouts_keep_the_raw_observations(algo):
+    """ToyCMDP's raw observation is [t / H, u]: the rollout keeps it exactly (t / H on its grid)
+    next to the normalised one, which is the normaliser's view of it; other algorithms keep none."""
+    config = with_algorithm_defaults(TrainConfig(algo=algo, env="ToyCMDP-v0", steps_per_epoch=200, num_envs=10,
+                                                 steps=200))
+    norm = ObservationNormalizer()
+    rollout = RolloutCollector(make_run_env(config, num_envs=10, obs_normalizer=norm), GaussianPolicy(2, 1, (4,)),
+                               200).rollout()
+    if algo != "strpo":
+        assert keys.RAW_OBSERVATION not in rollout.keys()
+        return
+    raw = rollout[keys.RAW_OBSERVATION]
+    torch.testing.assert_close(raw[..., 0] * 20, (raw[..., 0] * 20).round())
+    assert raw[..., 0].max() > 0 and bool((raw[..., 1].abs() <= 1).all())
+    last = rollout["next"][:, -1]  # the last observation, normalised with the final statistics
+    torch.testing.assert_close(last[keys.OBSERVATION], norm.normalize(last[keys.RAW_OBSERVATION]))

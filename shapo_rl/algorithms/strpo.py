@@ -14,6 +14,7 @@ reversed step theta_k - alpha G of eq. (10) is backtracked until its KL is at mo
 
 The unsafe policy is read (weights only) from an ``unsafe-trpo`` / ``unsafe-dtrpo`` run, frozen
 with its own frozen observation normaliser, and kept as a submodule so it travels in checkpoints.
+It sees the raw observations of the rollout through that normaliser.
 
 Ablations are switches: ``joint_advantage=false`` ascends plain z(A_r); ``unsafe_objective=false``
 drops phi and takes TRPO's step on the joint advantage (the actor step of trpo-pid, bit for bit);
@@ -116,6 +117,8 @@ def load_unsafe_policy(path: str | Path, *, env: str, obs_dim: int, act_dim: int
 
 
 class STRPO(Algorithm):
+    keeps_raw_observation = True
+
     def __init__(self, config: STRPOConfig, *, cost_limit: float, discounts: Discounts,
                  unsafe_policy: GaussianPolicy | None = None, unsafe_normalizer: ObservationNormalizer | None = None
                  ) -> None:
@@ -149,10 +152,10 @@ class STRPO(Algorithm):
             return adv_r
         return adv_r - self.penalty.multiplier * standardize(batch.cost_advantage, total=context.total)
 
-    def unsafe_log_prob(self, batch: UpdateBatch, context: UpdateContext) -> Tensor:
-        """log pi_unsafe(a|s) on the raw states (see ``UpdateContext.obs_normalizer``), normalised by
-        the unsafe run's own frozen statistics."""
-        obs = batch.obs if context.obs_normalizer is None else context.obs_normalizer.denormalize(batch.obs)
+    def unsafe_log_prob(self, batch: UpdateBatch) -> Tensor:
+        """log pi_unsafe(a|s) on the rollout's raw observations (``batch.obs`` in a run without
+        normalisation), normalised by the unsafe run's own frozen statistics."""
+        obs = batch.obs if batch.raw_obs is None else batch.raw_obs
         if self.unsafe_normalizer is not None:
             obs = self.unsafe_normalizer.normalize(obs)
         with torch.no_grad():
@@ -175,7 +178,7 @@ class STRPO(Algorithm):
         policy, params = context.policy, list(context.policy.parameters())
         closure, kl_fn = surrogate(policy, batch, advantage), kl_to_behaviour(context, batch)
         gradient = context.gradient.step(closure, kl_fn)  # grad of the loss -mean[r A] (g_shapo with SHAPO)
-        weights, clip_rate = exclusion_weights(self.unsafe_log_prob(batch, context), batch.old_log_prob, cfg.ratio_clip)
+        weights, clip_rate = exclusion_weights(self.unsafe_log_prob(batch), batch.old_log_prob, cfg.ratio_clip)
         with torch.enable_grad():
             phi = context.reduce(flat_grad(exclusion_objective(policy, batch.obs, batch.actions, weights), params))
             fvp = fisher_vector_product(kl_fn, params, tr.damping, context.reduce)
