@@ -1,6 +1,8 @@
 """sTRPO's step (eqs. 7-10 of the sTRPO paper) against an independent dense solve of the same
-small problem: the direction F^-1 (g + lambda_2 phi), its size from delta_1, the backtracking on
-both constraints, and the reversed fallback exactly when no backtrack is feasible."""
+small problem: the direction F^-1 (g + lam phi) with lam the least weight >= lambda_2 |g|/|phi|
+(natural norms) whose KL-boundary step reaches the margin, found here by bisection on the dense
+margin instead of the closed form; its size from the radius; the backtracking that re-solves at
+radii delta_1 r^(2k); and the most separating fallback step exactly when no radius qualifies."""
 
 import math
 
@@ -11,6 +13,7 @@ from shapo_rl import keys
 from shapo_rl.algorithms.protocol import Discounts, UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import make_run_env, with_algorithm_defaults
 from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
+from shapo_rl.optim.exclusion_step import MARGIN_HEADROOM, least_multiplier
 from shapo_rl.config import PIDConfig, TrainConfig, TrustRegionConfig
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
@@ -72,19 +75,45 @@ def _dense_expectation(policy, unsafe, batch, cfg):
     w = (unsafe.distribution(batch.obs).log_prob(batch.actions) - batch.old_log_prob).exp().clamp(max=cfg.ratio_clip)
     phi = -torch.func.jacrev(log_prob)(theta).mul(w[:, None]).mean(0)
     fisher = torch.func.hessian(kl)(theta) + DAMPING * torch.eye(theta.numel(), dtype=torch.float64)
-    G = torch.linalg.solve(fisher, g + cfg.exclusion_weight * phi)
-    step = math.sqrt(2 * cfg.trust_region.max_kl / float(G @ fisher @ G)) * G
-    for sign, need_margin in ((1.0, True), (-1.0, False)):
-        for k in range(ITERS):
-            s = sign * RATIO**k * step
-            if float(kl(theta + s)) <= cfg.trust_region.max_kl and (not need_margin
-                                                                    or float(phi @ s) >= cfg.exclusion_margin):
-                return theta + s, sign < 0, phi, s
+    x, p = torch.linalg.solve(fisher, g), torch.linalg.solve(fisher, phi)
+    target = cfg.exclusion_margin * (1 + MARGIN_HEADROOM)
+
+    def step(lam, radius):
+        d = x + lam * p
+        return math.sqrt(2 * radius / float(d @ fisher @ d)) * d
+
+    def solve(radius):
+        """The least lam >= lambda_2 |g|/|phi| whose step reaches the margin, by bisection."""
+        low = cfg.exclusion_weight * math.sqrt(float(g @ x) / float(phi @ p))
+        if float(phi @ step(low, radius)) >= target:
+            return step(low, radius)
+        high = low + 1.0
+        while float(phi @ step(high, radius)) < target:
+            high *= 2
+            if high > 1e12:
+                return None
+        for _ in range(200):
+            mid = (low + high) / 2
+            low, high = (mid, high) if float(phi @ step(mid, radius)) < target else (low, mid)
+        return step(high, radius)
+
+    for k in range(ITERS):
+        s = solve(cfg.trust_region.max_kl * RATIO ** (2 * k))
+        if s is None:
+            break
+        if float(kl(theta + s)) <= cfg.trust_region.max_kl and float(phi @ s) >= cfg.exclusion_margin:
+            return theta + s, False, phi, s
+    separating = math.sqrt(2 * cfg.trust_region.max_kl / float(phi @ p)) * p
+    for k in range(ITERS):
+        s = RATIO**k * separating
+        if float(kl(theta + s)) <= cfg.trust_region.max_kl:
+            return theta + s, True, phi, s
     return theta, True, phi, torch.zeros_like(theta)
 
 
 CASES = [(seed, shift, weight, margin) for seed in range(3)
-         for shift, weight, margin in ((0.5, 1.0, 1e-4), (0.5, 0.01, 1e-4), (0.0, 1.0, 1e-2), (1.0, 0.0, 0.05))]
+         for shift, weight, margin in ((0.5, 1.0, 1e-4), (0.5, 0.01, 1e-4), (0.0, 1.0, 1e-2), (1.0, 0.0, 0.05),
+                                                (1.0, 1.0, 0.14), (0.0, 1.0, 0.1))]
 
 
 @pytest.mark.parametrize("seed,shift,weight,margin", CASES)
@@ -115,13 +144,14 @@ def test_the_cases_cover_both_outcomes():
 
 def test_fallback_fires_exactly_when_no_backtrack_is_feasible():
     """Constructed: a margin no step of KL delta_1 can reach (phi^T s <= |phi|_{F^-1} sqrt(2 delta_1))
-    forces the fallback; margin 0 with the step along phi alone (g = 0 by a zero advantage) never does."""
+    forces the fallback, which still moves away from pi_unsafe; margin 0 with the step along phi
+    alone (g = 0 by a zero advantage) never does."""
     policy, unsafe, batch = _problem(0, 0.5)
     theta_k = get_flat_params(list(policy.parameters()))
     cfg = STRPOConfig(exclusion_margin=1e3, pid=PIDConfig(init=0.0))
     metrics = STRPO(cfg, cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe).update(batch, _context(policy))
     assert metrics["fallback"] == 1.0 and metrics["trust_region_accepted"] == 1.0
-    assert metrics["exclusion_margin"] < 0  # the reversed step moves towards the unsafe policy's side
+    assert metrics["exclusion_margin"] > 0  # the most separating step: further from pi_unsafe
     set_flat_params(list(policy.parameters()), theta_k)
     zero = UpdateBatch(**{**batch.__dict__, "reward_advantage": torch.ones(N, dtype=torch.float64)})
     metrics = STRPO(STRPOConfig(exclusion_margin=0.0, pid=PIDConfig(init=0.0)), cost_limit=1.0, discounts=DISCOUNTS,
