@@ -163,7 +163,7 @@ def test_unsafe_policy_learns_and_strpo_from_it_costs_less_than_trpo_lag(learned
 
 
 def test_strpo_reaches_the_constrained_optimum(learned):
-    """Measured: return 20.4 and cost 21.3 over the last 10 of 30 epochs (the optimum's 20 and 20),
+    """Measured: return 20.3 and cost 21.1 over the last 10 of 30 epochs (the optimum's 20 and 20),
     no fallback. With the reversed fallback of eq. 10 taken literally and lambda_2 weighing the
     unscaled phi, it ended at 16.5 and 15.0, moving away from pi_unsafe at every step."""
     _, strpo, _ = learned

@@ -207,3 +207,29 @@ def test_only_strpo_rollouts_keep_the_raw_observations(algo):
     assert raw[..., 0].max() > 0 and bool((raw[..., 1].abs() <= 1).all())
     last = rollout["next"][:, -1]  # the last observation, normalised with the final statistics
     torch.testing.assert_close(last[keys.OBSERVATION], norm.normalize(last[keys.RAW_OBSERVATION]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_least_multiplier_puts_the_step_on_the_margin(seed):
+    """For a random SPD F and vectors g, phi: the closed-form multiplier's KL-boundary step
+    s = sqrt(2 delta / d^T F d) d, d = F^-1 (g + lam phi), has margin phi^T s = delta_2 exactly
+    (when the TRPO step's is below it), and any smaller lam falls short."""
+    gen = torch.Generator().manual_seed(seed)
+    root = torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    fisher = root @ root.T + 0.1 * torch.eye(6, dtype=torch.float64)
+    g, phi = torch.randn(6, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64)
+    x, p = torch.linalg.solve(fisher, g), torch.linalg.solve(fisher, phi)
+    a, b, c = float(g @ x), float(phi @ x), float(phi @ p)
+    max_kl = 0.01
+    margin = 0.5 * math.sqrt(2 * max_kl * c)  # reachable: half the most separating step's
+
+    def margin_at(lam):
+        d = x + lam * p
+        return float(phi @ d) * math.sqrt(2 * max_kl / float(d @ fisher @ d))
+
+    lam = least_multiplier(a, b, c, margin, max_kl)
+    if margin_at(0.0) >= margin:
+        assert lam == 0.0
+    else:
+        assert margin_at(lam) == pytest.approx(margin, rel=1e-9) and margin_at(0.99 * lam) < margin
+    assert least_multiplier(a, b, c, 1.01 * math.sqrt(2 * max_kl * c), max_kl) is None  # out of reach
