@@ -25,7 +25,7 @@ and improvement in both objectives):
   the KL metric: lam >= lambda_2 sqrt(a / c), i.e. phi rescaled to g's natural length. phi's own
   length is the KL to pi_unsafe's gradient, which grows without bound as the policy's std shrinks
   or its mean moves away; unscaled, any fixed lambda_2 ends up dominating g (measured: on
-  SafetyHopperVelocity-v1 |phi|_F^-1 was 2.5-3x |g|_F^-1, and at lambda_2 = 1 every step
+  SafetyHopperVelocity-v1 |phi|_F^-1 was 1.9-2.7x |g|_F^-1, and at lambda_2 = 1 every step
   decreased the reward surrogate). Rescaled, lambda_2 = 1 is the bisector of the two natural
   directions, along which neither the surrogate nor the KL to pi_unsafe decreases to first order
   whatever their angle.
