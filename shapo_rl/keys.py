@@ -26,4 +26,5 @@ EPISODE_RETURN = "episode_return"
 EPISODE_COST = "episode_cost"
 EPISODE_LENGTH = "episode_length"
 
+RAW_OBSERVATION = "raw_observation"  # before normalisation, for algorithms that ask (sTRPO)
 SAFETY_STATE = "safety_state"  # Saute's remaining budget z (envs/saute.py)

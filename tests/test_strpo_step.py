@@ -1,18 +1,24 @@
 """sTRPO's step (eqs. 7-10 of the sTRPO paper) against an independent dense solve of the same
-small problem: the direction F^-1 (g + lambda_2 phi), its size from delta_1, the backtracking on
-both constraints, and the reversed fallback exactly when no backtrack is feasible."""
+small problem: the direction F^-1 (g + lam phi) with lam the least weight >= lambda_2 |g|/|phi|
+(natural norms) whose KL-boundary step reaches the margin, found here by bisection on the dense
+margin instead of the closed form; its size from the radius; the backtracking that re-solves at
+radii delta_1 r^(2k); and the most separating fallback step exactly when no radius qualifies."""
 
 import math
 
 import pytest
 import torch
 
+from shapo_rl import keys
 from shapo_rl.algorithms.protocol import Discounts, UpdateBatch, UpdateContext
+from shapo_rl.algorithms.registry import make_run_env, with_algorithm_defaults
 from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
-from shapo_rl.config import PIDConfig, TrustRegionConfig
+from shapo_rl.optim.exclusion_step import MARGIN_HEADROOM, least_multiplier
+from shapo_rl.config import PIDConfig, TrainConfig, TrustRegionConfig
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import SharpnessAwareGradient, get_flat_params, set_flat_params
+from shapo_rl.rollout.collector import RolloutCollector
 from shapo_rl.rollout import standardize
 
 N, OBS, ACT = 64, 3, 2
@@ -69,19 +75,45 @@ def _dense_expectation(policy, unsafe, batch, cfg):
     w = (unsafe.distribution(batch.obs).log_prob(batch.actions) - batch.old_log_prob).exp().clamp(max=cfg.ratio_clip)
     phi = -torch.func.jacrev(log_prob)(theta).mul(w[:, None]).mean(0)
     fisher = torch.func.hessian(kl)(theta) + DAMPING * torch.eye(theta.numel(), dtype=torch.float64)
-    G = torch.linalg.solve(fisher, g + cfg.exclusion_weight * phi)
-    step = math.sqrt(2 * cfg.trust_region.max_kl / float(G @ fisher @ G)) * G
-    for sign, need_margin in ((1.0, True), (-1.0, False)):
-        for k in range(ITERS):
-            s = sign * RATIO**k * step
-            if float(kl(theta + s)) <= cfg.trust_region.max_kl and (not need_margin
-                                                                    or float(phi @ s) >= cfg.exclusion_margin):
-                return theta + s, sign < 0, phi, s
+    x, p = torch.linalg.solve(fisher, g), torch.linalg.solve(fisher, phi)
+    target = cfg.exclusion_margin * (1 + MARGIN_HEADROOM)
+
+    def step(lam, radius):
+        d = x + lam * p
+        return math.sqrt(2 * radius / float(d @ fisher @ d)) * d
+
+    def solve(radius):
+        """The least lam >= lambda_2 |g|/|phi| whose step reaches the margin, by bisection."""
+        low = cfg.exclusion_weight * math.sqrt(float(g @ x) / float(phi @ p))
+        if float(phi @ step(low, radius)) >= target:
+            return step(low, radius)
+        high = low + 1.0
+        while float(phi @ step(high, radius)) < target:
+            high *= 2
+            if high > 1e12:
+                return None
+        for _ in range(200):
+            mid = (low + high) / 2
+            low, high = (mid, high) if float(phi @ step(mid, radius)) < target else (low, mid)
+        return step(high, radius)
+
+    for k in range(ITERS):
+        s = solve(cfg.trust_region.max_kl * RATIO ** (2 * k))
+        if s is None:
+            break
+        if float(kl(theta + s)) <= cfg.trust_region.max_kl and float(phi @ s) >= cfg.exclusion_margin:
+            return theta + s, False, phi, s
+    separating = math.sqrt(2 * cfg.trust_region.max_kl / float(phi @ p)) * p
+    for k in range(ITERS):
+        s = RATIO**k * separating
+        if float(kl(theta + s)) <= cfg.trust_region.max_kl:
+            return theta + s, True, phi, s
     return theta, True, phi, torch.zeros_like(theta)
 
 
 CASES = [(seed, shift, weight, margin) for seed in range(3)
-         for shift, weight, margin in ((0.5, 1.0, 1e-4), (0.5, 0.01, 1e-4), (0.0, 1.0, 1e-2), (1.0, 0.0, 0.05))]
+         for shift, weight, margin in ((0.5, 1.0, 1e-4), (0.5, 0.01, 1e-4), (0.0, 1.0, 1e-2), (1.0, 0.0, 0.05),
+                                                (1.0, 1.0, 0.14), (0.0, 1.0, 0.1))]
 
 
 @pytest.mark.parametrize("seed,shift,weight,margin", CASES)
@@ -112,13 +144,14 @@ def test_the_cases_cover_both_outcomes():
 
 def test_fallback_fires_exactly_when_no_backtrack_is_feasible():
     """Constructed: a margin no step of KL delta_1 can reach (phi^T s <= |phi|_{F^-1} sqrt(2 delta_1))
-    forces the fallback; margin 0 with the step along phi alone (g = 0 by a zero advantage) never does."""
+    forces the fallback, which still moves away from pi_unsafe; margin 0 with the step along phi
+    alone (g = 0 by a zero advantage) never does."""
     policy, unsafe, batch = _problem(0, 0.5)
     theta_k = get_flat_params(list(policy.parameters()))
     cfg = STRPOConfig(exclusion_margin=1e3, pid=PIDConfig(init=0.0))
     metrics = STRPO(cfg, cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe).update(batch, _context(policy))
     assert metrics["fallback"] == 1.0 and metrics["trust_region_accepted"] == 1.0
-    assert metrics["exclusion_margin"] < 0  # the reversed step moves towards the unsafe policy's side
+    assert metrics["exclusion_margin"] > 0  # the most separating step: further from pi_unsafe
     set_flat_params(list(policy.parameters()), theta_k)
     zero = UpdateBatch(**{**batch.__dict__, "reward_advantage": torch.ones(N, dtype=torch.float64)})
     metrics = STRPO(STRPOConfig(exclusion_margin=0.0, pid=PIDConfig(init=0.0)), cost_limit=1.0, discounts=DISCOUNTS,
@@ -142,17 +175,61 @@ def test_joint_advantage_is_z_reward_minus_lambda_z_cost(joint):
 
 
 def test_unsafe_policy_sees_raw_states_through_its_own_normaliser():
-    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the raw states
-    normalised by the unsafe run's (frozen) statistics."""
+    """batch.obs is normalised by the run's statistics; pi_unsafe is evaluated on the rollout's raw
+    states (batch.raw_obs) normalised by the unsafe run's (frozen) statistics."""
     policy, unsafe, batch = _problem(0, 0.5)
     unsafe = unsafe.float()  # as in a run: float32 networks and observations
     raw = 3.0 + 2.0 * torch.randn(N, OBS)
     run_norm, unsafe_norm = ObservationNormalizer(OBS), ObservationNormalizer(OBS)
     run_norm.update(raw)
     unsafe_norm.update(raw[: N // 2] * 0.5)
-    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float()})
+    batch = UpdateBatch(**{**batch.__dict__, "obs": run_norm.normalize(raw), "actions": batch.actions.float(),
+                           "raw_obs": raw})
     algorithm = STRPO(STRPOConfig(), cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe, unsafe_normalizer=unsafe_norm)
-    context = _context(policy)
-    context.obs_normalizer = run_norm
     expected = unsafe.distribution(unsafe_norm.normalize(raw)).log_prob(batch.actions)
-    torch.testing.assert_close(algorithm.unsafe_log_prob(batch, context), expected, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(algorithm.unsafe_log_prob(batch), expected)
+
+
+@pytest.mark.parametrize("algo", ["strpo", "trpo-pid"])
+def test_only_strpo_rollouts_keep_the_raw_observations(algo):
+    """ToyCMDP's raw observation is [t / H, u]: the rollout keeps it exactly (t / H on its grid)
+    next to the normalised one, which is the normaliser's view of it; other algorithms keep none."""
+    config = with_algorithm_defaults(TrainConfig(algo=algo, env="ToyCMDP-v0", steps_per_epoch=200, num_envs=10,
+                                                 steps=200))
+    norm = ObservationNormalizer()
+    rollout = RolloutCollector(make_run_env(config, num_envs=10, obs_normalizer=norm), GaussianPolicy(2, 1, (4,)),
+                               200).rollout()
+    if algo != "strpo":
+        assert keys.RAW_OBSERVATION not in rollout.keys()
+        return
+    raw = rollout[keys.RAW_OBSERVATION]
+    torch.testing.assert_close(raw[..., 0] * 20, (raw[..., 0] * 20).round())
+    assert raw[..., 0].max() > 0 and bool((raw[..., 1].abs() <= 1).all())
+    last = rollout["next"][:, -1]  # the last observation, normalised with the final statistics
+    torch.testing.assert_close(last[keys.OBSERVATION], norm.normalize(last[keys.RAW_OBSERVATION]))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_least_multiplier_puts_the_step_on_the_margin(seed):
+    """For a random SPD F and vectors g, phi: the closed-form multiplier's KL-boundary step
+    s = sqrt(2 delta / d^T F d) d, d = F^-1 (g + lam phi), has margin phi^T s = delta_2 exactly
+    (when the TRPO step's is below it), and any smaller lam falls short."""
+    gen = torch.Generator().manual_seed(seed)
+    root = torch.randn(6, 6, generator=gen, dtype=torch.float64)
+    fisher = root @ root.T + 0.1 * torch.eye(6, dtype=torch.float64)
+    g, phi = torch.randn(6, generator=gen, dtype=torch.float64), torch.randn(6, generator=gen, dtype=torch.float64)
+    x, p = torch.linalg.solve(fisher, g), torch.linalg.solve(fisher, phi)
+    a, b, c = float(g @ x), float(phi @ x), float(phi @ p)
+    max_kl = 0.01
+    margin = 0.5 * math.sqrt(2 * max_kl * c)  # reachable: half the most separating step's
+
+    def margin_at(lam):
+        d = x + lam * p
+        return float(phi @ d) * math.sqrt(2 * max_kl / float(d @ fisher @ d))
+
+    lam = least_multiplier(a, b, c, margin, max_kl)
+    if margin_at(0.0) >= margin:
+        assert lam == 0.0
+    else:
+        assert margin_at(lam) == pytest.approx(margin, rel=1e-9) and margin_at(0.99 * lam) < margin
+    assert least_multiplier(a, b, c, 1.01 * math.sqrt(2 * max_kl * c), max_kl) is None  # out of reach

@@ -133,7 +133,7 @@ class SafePolicyOptimization(L.LightningModule):
         context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,
                                 reduce=self._reduce(), total=None if self._processes == 1 else self._sum,
                                 backward=self._backward, update_critics=update_critics,
-                                kl_reduction=cfg.model.kl_reduction, obs_normalizer=self.obs_normalizer)
+                                kl_reduction=cfg.model.kl_reduction)
         start = time.perf_counter()
         update_metrics = self.algorithm.update(update_batch, context)
         update_seconds = time.perf_counter() - start

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from tensordict import TensorDictBase
@@ -67,12 +67,14 @@ class UpdateBatch:
     cost_target: Tensor
     episode_cost: float  # Jc: mean undiscounted cost of the epoch's finished episodes (nan: none finished)
     cost_limit: float
+    raw_obs: Tensor | None = None  # the observations before normalisation, where the algorithm keeps them
 
     @classmethod
     def from_rollout(cls, flat: TensorDictBase, *, episode_cost: float, cost_limit: float) -> "UpdateBatch":
         return cls(flat[keys.OBSERVATION], flat[keys.ACTION], flat[keys.ACTION_LOG_PROB], flat[keys.LOC],
                    flat[keys.SCALE], flat[keys.ADVANTAGE].squeeze(-1), flat[keys.COST_ADVANTAGE].squeeze(-1),
-                   flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET], episode_cost, cost_limit)
+                   flat[keys.VALUE_TARGET], flat[keys.COST_VALUE_TARGET], episode_cost, cost_limit,
+                   flat.get(keys.RAW_OBSERVATION, None))
 
     def __len__(self) -> int:
         return self.obs.shape[0]
@@ -104,10 +106,7 @@ class UpdateContext:
     is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
     ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
     and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
-    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL;
-    ``obs_normalizer`` is the run's observation normaliser (None without one): ``batch.obs`` is
-    normalised by it, and ``obs_normalizer.denormalize`` maps it back to raw observations with the
-    statistics after the rollout (exact where they did not move during it and nothing was clipped).
+    ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL.
     """
 
     policy: GaussianPolicy
@@ -118,7 +117,6 @@ class UpdateContext:
     backward: Callable[[Tensor, Any, float], None]
     update_critics: Callable[[UpdateBatch], dict[str, float]]
     kl_reduction: str = "sum"
-    obs_normalizer: nn.Module | None = None
 
     def standardized(self, batch: UpdateBatch) -> tuple[Tensor, Tensor]:
         """(z-scored A_r, centred A_c) over the batch of every process, as the reference library:
@@ -128,7 +126,11 @@ class UpdateContext:
 
 
 class Algorithm(nn.Module):
-    """Base of every algorithm: holds its config, the cost limit d and the run's discounts."""
+    """Base of every algorithm: holds its config, the cost limit d and the run's discounts.
+    ``keeps_raw_observation``: its rollouts also keep the observations before normalisation
+    (``UpdateBatch.raw_obs``)."""
+
+    keeps_raw_observation: ClassVar[bool] = False
 
     def __init__(self, config: Any, *, cost_limit: float, discounts: Discounts) -> None:
         super().__init__()

@@ -122,10 +122,12 @@ def make_run_env(config: TrainConfig, *, num_envs: int, seed: int = 0,
                  render_mode: str | None = None) -> TransformedEnv:
     """A resolved run's env (training, evaluation, attacks, videos, the dimension probe): its
     task with its algorithm's :func:`env_transforms`, observations normalised by
-    ``obs_normalizer`` when given (a run without normalisation has none); see ``make_env``."""
+    ``obs_normalizer`` when given (a run without normalisation has none), the raw observations
+    kept too where the algorithm asks (``Algorithm.keeps_raw_observation``); see ``make_env``."""
     return make_env(config.env, num_envs=num_envs, seed=seed, normalize_obs=obs_normalizer is not None,
                     obs_normalizer=obs_normalizer, processes=processes, render_mode=render_mode,
-                    transforms=env_transforms(config))
+                    transforms=env_transforms(config),
+                    keep_raw_obs=get_algorithm(config.algo).algorithm.keeps_raw_observation)
 
 
 def with_algorithm_defaults(config: TrainConfig) -> TrainConfig:

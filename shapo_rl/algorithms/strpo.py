@@ -2,18 +2,19 @@
 
 Per epoch: the PID multiplier lambda steps on Jc - d; the joint advantage of eq. (6) is
 A = z(A_r) - lambda z(A_c), both streams z-scored over the batch; with the surrogate gradient g and
-the exclusion gradient of eq. (7),
+the exclusion gradient of eq. (7), the gradient of KL(pi_unsafe || pi_theta) at theta_k,
 
     phi = E_{pi_k}[-(pi_unsafe(a|s) / pi_k(a|s)) grad log pi_theta(a|s)]   (the ratio clipped),
 
-the step solves eq. (8): direction G = F^-1 (g + lambda_2 phi) by CG, size
-alpha = sqrt(2 delta_1 / (G^T F G)) (eq. 9), backtracked until the mean KL is at most delta_1 and
-the exclusion margin phi^T (theta - theta_k) is at least delta_2; if no backtrack qualifies, the
-reversed step theta_k - alpha G of eq. (10) is backtracked until its KL is at most delta_1
-(the shared :func:`~shapo_rl.optim.constrained_natural_step` with a fallback predicate).
+the step solves eq. (8) (:mod:`shapo_rl.optim.exclusion_step`, which also gives the reading of
+eqs. 9-10 taken): direction F^-1 (g + lam phi), lam at least lambda_2 in units of
+|g|_F^-1 / |phi|_F^-1 and raised until the step reaches delta_2 further from pi_unsafe, its length
+from delta_1; backtracking re-solves at smaller radii; if no radius qualifies, the most
+separating step F^-1 phi is backtracked until its KL is at most delta_1.
 
 The unsafe policy is read (weights only) from an ``unsafe-trpo`` / ``unsafe-dtrpo`` run, frozen
 with its own frozen observation normaliser, and kept as a submodule so it travels in checkpoints.
+It sees the raw observations of the rollout through that normaliser.
 
 Ablations are switches: ``joint_advantage=false`` ascends plain z(A_r); ``unsafe_objective=false``
 drops phi and takes TRPO's step on the joint advantage (the actor step of trpo-pid, bit for bit);
@@ -38,21 +39,17 @@ from shapo_rl.config import ConfigError, PIDConfig, TrainConfig, TrustRegionConf
 from shapo_rl.constraints import PIDLagrangian
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
-from shapo_rl.optim import (
-    Reduce,
-    TrustRegionOptimizer,
-    constrained_natural_step,
-    fisher_vector_product,
-    flat_grad,
-    get_flat_params,
-)
+from shapo_rl.optim import Reduce, TrustRegionOptimizer, fisher_vector_product, flat_grad, get_flat_params
+from shapo_rl.optim.exclusion_step import exclusion_step
 from shapo_rl.rollout import standardize
 
 
 @dataclass(frozen=True)
 class STRPOConfig:
     """Defaults of the paper: delta_1 = ``trust_region.max_kl`` 1e-2, delta_2 = ``exclusion_margin``
-    1e-4, lambda_2 = ``exclusion_weight`` 1.0; ``ratio_clip`` bounds pi_unsafe / pi_k in phi (ours).
+    1e-4, lambda_2 = ``exclusion_weight`` 1.0 (the least weight of phi, in units of
+    |g|_F^-1 / |phi|_F^-1: 1 weighs both natural directions equally); ``ratio_clip`` bounds
+    pi_unsafe / pi_k in phi (ours).
     ``unsafe_policy``: the run directory or checkpoint of an unsafe policy on the same task."""
 
     unsafe_policy: str = ""
@@ -116,6 +113,8 @@ def load_unsafe_policy(path: str | Path, *, env: str, obs_dim: int, act_dim: int
 
 
 class STRPO(Algorithm):
+    keeps_raw_observation = True
+
     def __init__(self, config: STRPOConfig, *, cost_limit: float, discounts: Discounts,
                  unsafe_policy: GaussianPolicy | None = None, unsafe_normalizer: ObservationNormalizer | None = None
                  ) -> None:
@@ -149,10 +148,10 @@ class STRPO(Algorithm):
             return adv_r
         return adv_r - self.penalty.multiplier * standardize(batch.cost_advantage, total=context.total)
 
-    def unsafe_log_prob(self, batch: UpdateBatch, context: UpdateContext) -> Tensor:
-        """log pi_unsafe(a|s) on the raw states (see ``UpdateContext.obs_normalizer``), normalised by
-        the unsafe run's own frozen statistics."""
-        obs = batch.obs if context.obs_normalizer is None else context.obs_normalizer.denormalize(batch.obs)
+    def unsafe_log_prob(self, batch: UpdateBatch) -> Tensor:
+        """log pi_unsafe(a|s) on the rollout's raw observations (``batch.obs`` in a run without
+        normalisation), normalised by the unsafe run's own frozen statistics."""
+        obs = batch.obs if batch.raw_obs is None else batch.raw_obs
         if self.unsafe_normalizer is not None:
             obs = self.unsafe_normalizer.normalize(obs)
         with torch.no_grad():
@@ -175,7 +174,7 @@ class STRPO(Algorithm):
         policy, params = context.policy, list(context.policy.parameters())
         closure, kl_fn = surrogate(policy, batch, advantage), kl_to_behaviour(context, batch)
         gradient = context.gradient.step(closure, kl_fn)  # grad of the loss -mean[r A] (g_shapo with SHAPO)
-        weights, clip_rate = exclusion_weights(self.unsafe_log_prob(batch, context), batch.old_log_prob, cfg.ratio_clip)
+        weights, clip_rate = exclusion_weights(self.unsafe_log_prob(batch), batch.old_log_prob, cfg.ratio_clip)
         with torch.enable_grad():
             phi = context.reduce(flat_grad(exclusion_objective(policy, batch.obs, batch.actions, weights), params))
             fvp = fisher_vector_product(kl_fn, params, tr.damping, context.reduce)
@@ -185,19 +184,15 @@ class STRPO(Algorithm):
             margin = phi.dot(get_flat_params(params) - theta_k)
             return context.reduce(closure().detach()), context.reduce(kl_fn().detach()), margin
 
-        def within_kl(_, values: tuple[float, ...]) -> bool:
-            return all(math.isfinite(v) for v in values) and values[1] <= tr.max_kl
-
-        def safe(direction, values: tuple[float, ...]) -> bool:
-            return within_kl(direction, values) and values[2] >= cfg.exclusion_margin
-
-        _, result = constrained_natural_step(
-            params, -gradient.grad + cfg.exclusion_weight * phi, fvp, tr.max_kl, evaluate, safe, fallback=within_kl,
-            cg_iters=tr.cg_iters, ratio=tr.backtrack_ratio, max_iters=tr.backtrack_iters)
+        geometry, lam, result = exclusion_step(
+            params, -gradient.grad, phi, fvp, evaluate, max_kl=tr.max_kl, margin=cfg.exclusion_margin,
+            weight=cfg.exclusion_weight, cg_iters=tr.cg_iters, ratio=tr.backtrack_ratio, max_iters=tr.backtrack_iters)
         loss, kl, margin = result.values if result.accepted else (gradient.loss, 0.0, 0.0)
         return {"actor_loss": loss, "kl": kl, "trust_region_accepted": float(result.accepted),
                 "backtracks": float(result.steps_taken), "exclusion_margin": margin,
                 "fallback": float(result.fallback), "ratio_clip_rate": clip_rate, "phi_norm": float(phi.norm()),
+                "exclusion_multiplier": lam, "g_natural_norm": math.sqrt(max(geometry.a, 0.0)),
+                "phi_natural_norm": math.sqrt(max(geometry.c, 0.0)), "g_phi_cosine": geometry.cosine,
                 **perturbation_metrics([gradient.perturbation])}
 
     @property

@@ -17,6 +17,7 @@ from torchrl.envs import (
     Compose,
     DoubleToFloat,
     EnvBase,
+    RenameTransform,
     Transform,
     TransformedEnv,
 )
@@ -328,6 +329,7 @@ def make_env(
     processes: int = 1,
     render_mode: str | None = None,
     transforms: Sequence[Transform] = (),
+    keep_raw_obs: bool = False,
 ) -> TransformedEnv:
     """Build ``task`` as a TorchRL env of batch size ``[num_envs]``.
 
@@ -343,7 +345,8 @@ def make_env(
     dynamics, see ``shapo_rl.envs.skybox``); with one (video) they keep the real sky.
     ``transforms`` (an algorithm's, e.g. Saute's safety state) come last: after the normaliser,
     which sees the simulator's observation only, and after the counters, which count the task's
-    own reward and cost.
+    own reward and cost. ``keep_raw_obs`` keeps a copy of the observation before normalisation
+    under ``keys.RAW_OBSERVATION``.
     """
     spec = get_task(task)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
@@ -355,6 +358,8 @@ def make_env(
     if doubles or inv:
         stack.append(DoubleToFloat(in_keys=doubles, in_keys_inv=inv))
     stack.append(ClipAction())
+    if normalize_obs and keep_raw_obs:
+        stack.append(RenameTransform([keys.OBSERVATION], [keys.RAW_OBSERVATION], create_copy=True))
     if normalize_obs:
         stack.append(obs_normalizer if obs_normalizer is not None else ObservationNormalizer())
     stack.append(EpisodeCounters())

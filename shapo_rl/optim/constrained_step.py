@@ -9,14 +9,13 @@ the constraint in the KL metric (Yang et al. 2020, :func:`~shapo_rl.optim.pcpo_p
 Either way F^-1 g and F^-1 b are solved once each by CG. The step is then backtracked with an
 acceptance predicate that the algorithm supplies (TRPO: the surrogate improves within the KL
 radius; CPO, PCPO: the KL, the cost-surrogate growth and, where CPO is feasible, the reward
-improvement; sTRPO: the KL and the exclusion margin, with g + lambda_2 phi as the gradient and a
-fallback search along the reversed step when no backtrack qualifies, eq. 10 of the sTRPO paper).
+improvement). sTRPO's step, whose backtracking re-solves its QCQP at smaller radii, is
+:mod:`shapo_rl.optim.exclusion_step`.
 :class:`TrustRegionOptimizer` is the unconstrained use as a torch optimiser.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -93,7 +92,6 @@ def constrained_natural_step(
     *,
     constraint: LinearConstraint | None = None,
     method: Method = "cpo",
-    fallback: Accept | None = None,
     cg_iters: int = 15,
     ratio: float = 0.8,
     max_iters: int = 15,
@@ -101,19 +99,13 @@ def constrained_natural_step(
     """Step ``params`` along the QP's solution, backtracked until ``accept(direction, evaluate())``.
 
     ``g`` is the gradient of the objective to maximise (already reduced over processes, as is
-    ``fvp``). If no backtrack is accepted and ``fallback`` is given, the reversed step is
-    backtracked with ``fallback`` as its predicate (the result then has ``fallback`` set). A
-    rejected search leaves the parameters bit-identical.
+    ``fvp``). A rejected search leaves the parameters bit-identical.
     """
     params = list(params)
     direction = step_direction(g, fvp, max_kl, constraint, method=method, cg_iters=cg_iters)
     result = backtracking_line_search(params, direction.step, evaluate, lambda values: accept(direction, values),
                                       ratio, max_iters)
-    if result.accepted or fallback is None:
-        return direction, result
-    result = backtracking_line_search(params, -direction.step, evaluate, lambda values: fallback(direction, values),
-                                      ratio, max_iters)
-    return direction, dataclasses.replace(result, fallback=True)
+    return direction, result
 
 
 @dataclass(frozen=True)

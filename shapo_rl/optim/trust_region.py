@@ -56,7 +56,7 @@ def natural_gradient_step(
 class LineSearchResult:
     """Outcome of :func:`backtracking_line_search`: ``values`` are ``evaluate()``'s at the accepted
     point (by convention the surrogate loss first, the mean KL second), empty when none was;
-    ``fallback`` marks a search along the reversed step after the first found nothing."""
+    ``fallback`` marks a search along a fallback step after the first found nothing."""
 
     accepted: bool
     steps_taken: int
@@ -73,6 +73,30 @@ class LineSearchResult:
         return self.values[1]
 
 
+def first_accepted(
+    params: Iterable[Tensor],
+    candidates: Iterable[tuple[float, Tensor]],
+    evaluate: Callable[[], tuple[Tensor, ...]],
+    accept: Callable[[tuple[float, ...]], bool],
+) -> LineSearchResult:
+    """Move to theta + step for the first ``(fraction, step)`` of ``candidates`` that ``accept``
+    admits (``evaluate()`` gives the values it judges at the candidate point); ``steps_taken`` is
+    its index and ``step_fraction`` its fraction. If none is admitted, theta is restored
+    bit-exactly and ``steps_taken`` is the number of candidates tried."""
+    params = list(params)
+    theta = get_flat_params(params)
+    tried = 0
+    for k, (fraction, step) in enumerate(candidates):
+        tried = k + 1
+        set_flat_params(params, theta + step)
+        with torch.no_grad():
+            values = tuple(float(v) for v in evaluate())
+        if accept(values):
+            return LineSearchResult(True, k, fraction, values)
+    set_flat_params(params, theta)
+    return LineSearchResult(False, tried, 0.0, ())
+
+
 def backtracking_line_search(
     params: Iterable[Tensor],
     step: Tensor,
@@ -87,17 +111,7 @@ def backtracking_line_search(
     current parameters. If no candidate is admitted, theta is restored bit-exactly and
     ``steps_taken == max_iters``.
     """
-    params = list(params)
-    theta = get_flat_params(params)
-    for k in range(max_iters):
-        fraction = ratio**k
-        set_flat_params(params, theta + fraction * step)
-        with torch.no_grad():
-            values = tuple(float(v) for v in evaluate())
-        if accept(values):
-            return LineSearchResult(True, k, fraction, values)
-    set_flat_params(params, theta)
-    return LineSearchResult(False, max_iters, 0.0, ())
+    return first_accepted(params, ((ratio**k, ratio**k * step) for k in range(max_iters)), evaluate, accept)
 
 
 def improves_within(loss_before: float, max_kl: float) -> Callable[[tuple[float, ...]], bool]:
