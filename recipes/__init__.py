@@ -13,7 +13,7 @@ from shapo_rl.launch.recipe import Recipe
 from shapo_rl.lookup import lookup
 
 MODULES = (
-    "toy", "shapo_main", "pidlag_lambda_init", "cost_tails", "fisher_vs_euclidean", "actor_vs_critic",
+    "toy", "baselines", "shapo_main", "pidlag_lambda_init", "cost_tails", "fisher_vs_euclidean", "actor_vs_critic",
     "pessimism_schedule", "sensitivity", "runtime", "unconstrained_ppo", "gradient_geometry",
     "strpo_main", "strpo_delta", "strpo_unsafe_algo", "strpo_lambda2", "strpo_components", "strpo_robustness",
 )

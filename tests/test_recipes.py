@@ -147,3 +147,16 @@ def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     assert finished(slurm / SCALE / "runs" / plan[0].spec.name) and finished(run_dir)
     assert "$ shapo-rl train --resume" in (slurm / SCALE / "logs" / f"{shapo.name}.log").read_text()
     assert _metrics(run_dir) == reference
+
+
+def test_on_tasks_keeps_the_runs_of_those_tasks_and_refuses_others(tmp_path):
+    recipe = recipes()["strpo-main"][0]
+    scale = recipe.scale("smoke")
+    full = {run.spec.name: run for run in recipe.plan(scale, tmp_path)}
+    hopper = recipe.on_tasks(("SafetyHopperVelocity-v1",)).plan(scale, tmp_path)
+    assert hopper and all(run.config.env == "SafetyHopperVelocity-v1" for run in hopper)
+    assert {run.spec.name for run in hopper} == {name for name, run in full.items()
+                                                  if run.config.env == "SafetyHopperVelocity-v1"}
+    assert all(full[run.spec.name].spec == run.spec for run in hopper)  # same directories, needs included
+    with pytest.raises(ConfigError, match="recipe strpo-main has no task Hopper-v4"):
+        recipe.on_tasks(("Hopper-v4",))

@@ -135,6 +135,17 @@ class Recipe:
             raise ConfigError(f"unknown scale {name!r} (choose from smoke, paper)")
         return scales[name].with_overrides(steps, seeds)
 
+    def on_tasks(self, tasks: tuple[str, ...]) -> "Recipe":
+        """This recipe restricted to ``tasks`` (each must be one of its tasks); grids left with no
+        task are dropped. Run names do not change, so the runs are the full recipe's."""
+        known = {task for grid in self.grids for task in grid.tasks}
+        unknown = [task for task in tasks if task not in known]
+        if unknown:
+            raise ConfigError(f"recipe {self.name} has no task {', '.join(unknown)} "
+                              f"(its tasks: {', '.join(sorted(known)) or 'none'})")
+        grids = (dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in tasks)) for grid in self.grids)
+        return dataclasses.replace(self, grids=tuple(grid for grid in grids if grid.tasks))
+
     def plan(self, scale: Scale, out: Path) -> list[PlannedRun]:
         """The recipe's runs at ``scale`` under ``out`` (runs/ and logs/), in dependency order,
         each configuration validated. A run is named by task, algorithm, variant and seed, so
