@@ -1,4 +1,9 @@
-"""SHAPO paper Fig. 7 (right): SAM on the critics only, SHAPO on the actor only, and both (full SHAPO), against vanilla."""
+"""SHAPO paper Fig. 7 (Sec. 6.1): SAM on the critics only, SHAPO on the actor only, and both, against vanilla.
+
+"sam-critic" keeps the actor's plain gradient (geometry none) with SAM on both critics;
+"shapo-actor" perturbs the actor with critic SAM off. The algorithms (TRPO-Lag, PID-Lag) and
+tasks (PointGoal1, Walker2d-v4) are our choice.
+"""
 
 from recipes.common import SHAPO, VANILLA
 from shapo_rl.launch.recipe import PAPER_SHAPO, Grid, Recipe, Variant

@@ -1,6 +1,7 @@
-"""SHAPO paper Fig. 7 (left): Fisher (SHAPO) against Euclidean (E-SAM) actor perturbations, both with critic SAM.
+"""SHAPO paper Fig. 7 (Sec. 6.1): Fisher (SHAPO) against Euclidean (E-SAM) actor perturbations, both with critic SAM.
 
-E-SAM's radius is an L2 norm in parameter space (eps = rho g / ||g||); 0.01 is our choice.
+E-SAM's radius is an L2 norm in parameter space (eps = rho g / ||g||); 0.01 is our choice, as
+are the algorithms (TRPO-Lag, PID-Lag) and tasks (PointGoal1, PointButton1).
 """
 
 from recipes.common import SAFETY_GYM, SHAPO, VANILLA

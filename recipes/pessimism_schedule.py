@@ -1,7 +1,9 @@
 """SHAPO paper Figs. 8, 10 and 12: a constant radius delta against a fixed pessimism percentile p (PID-Lag).
 
 Training grid for Figs. 8 and 12; `recipe report` also draws Fig. 10 (the percentile a constant
-delta implies, and the radius a fixed p implies, against the samples collected; Prop. 2).
+delta implies, and the radius a fixed p implies, against the samples collected; Prop. 2). The
+radii (1e-6, 1e-5, 1e-4), the percentiles (0.01, 0.05, 0.2) and the task (PointGoal1) are our
+choice; N is the number of state-action pairs collected so far (App. F).
 """
 
 from recipes.common import VANILLA

@@ -1,6 +1,6 @@
 """SHAPO paper Fig. 5: PID-Lag vanilla and with SHAPO for several initial multipliers lambda_0 (Pareto frontiers).
 
-The lambda_0 values span the PID-Lag default (0.001) up to 1.
+The lambda_0 values (the PID-Lag default 0.001 up to 1) and the task (PointGoal1) are our choice.
 """
 
 from recipes.common import SHAPO, VANILLA, crossed

@@ -1,6 +1,7 @@
 """SHAPO paper App. E.2, Fig. 9: sensitivity to the actor radius delta_p and the critic SAM radius rho_c (TRPO-Lag).
 
-delta_p spans the paper's search range 1e-6..1e-3; rho_c four values around the default 0.05.
+delta_p spans the authors' search range 1e-6..1e-3 one decade apart; rho_c's four values around the
+default 0.05, the algorithm (TRPO-Lag) and the task (PointGoal1) are our choice.
 """
 
 from recipes.common import VANILLA

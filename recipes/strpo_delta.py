@@ -1,4 +1,8 @@
-"""sTRPO paper App. C.1, Figs. 5-6: one KL threshold delta in {1e-2, 1e-3, 1e-4} for both constraints, and decoupled (1e-2, 1e-4)."""
+"""sTRPO paper App. C.1, Figs. 5-6: one KL threshold delta in {1e-2, 1e-3, 1e-4} for both constraints, and decoupled (1e-2, 1e-4).
+
+delta_1 is the trust region's ``trust_region.max_kl``, delta_2 the exclusion margin
+``exclusion_margin`` (phi^T (theta - theta_k) >= delta_2, eq. 8); "decoupled" is the default pair.
+"""
 
 from recipes.common import STRPO_TASKS
 from recipes.strpo_main import UNSAFE

@@ -1,4 +1,9 @@
-"""sTRPO paper App. C.3, Figs. 9-10: the unsafe-objective weight lambda_2 in {0.01, 1.0}."""
+"""sTRPO paper App. C.3, Figs. 9-10: the unsafe-objective weight lambda_2 in {0.01, 1.0}.
+
+``exclusion_weight`` is lambda_2 as the library reads it (``shapo_rl.optim.exclusion_step``): the
+least weight of phi in units of |g|_F^-1 / |phi|_F^-1, raised where the margin delta_2 needs
+more. The paper's lambda_2 weighs the raw phi, so the same numbers are not the same steps.
+"""
 
 from recipes.common import STRPO_TASKS
 from recipes.strpo_main import UNSAFE

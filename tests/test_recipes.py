@@ -44,6 +44,25 @@ def test_every_recipe_builds_and_validates(tmp_path, name, scale):
         assert chosen.steps >= 10_000_000 and len(chosen.seeds) == 5
 
 
+def test_shapo_main_constrains_every_algorithm_it_runs(tmp_path):
+    """A falls episode costs 0 or 1, so CRPO there must switch to its cost step below Jc = 1;
+    Saute stays off the falls tasks (as in the paper) and takes the reference's tuned values on
+    PointGoal1 only."""
+    recipe = recipes()["shapo-main"][0]
+    plan = recipe.plan(recipe.smoke, tmp_path)
+    by_cell = {(run.config.algo, run.config.env, run.config.variant): run.config for run in plan}
+    for env in ("Ant-v4", "Walker2d-v4"):
+        for variant in ("vanilla", "shapo"):
+            crpo = by_cell["crpo", env, variant]
+            assert crpo.cost_limit + crpo.algorithm.tolerance < 1.0
+            assert ("trpo-saute", env, variant) not in by_cell
+    goal = by_cell["trpo-saute", "SafetyPointGoal1-v0", "shapo"]
+    button = by_cell["trpo-saute", "SafetyPointButton1-v0", "shapo"]
+    assert (goal.algorithm.saute_gamma, goal.algorithm.unsafe_reward) == (0.9999, -0.2)
+    assert (button.algorithm.saute_gamma, button.algorithm.unsafe_reward) == (0.999, -1.0)
+    assert by_cell["crpo", "SafetyPointGoal1-v0", "vanilla"].algorithm.tolerance == 2.0
+
+
 def test_scale_overrides_round_to_whole_epochs():
     paper = Scale("paper", 10_005_000, 15_000, (0, 1))
     assert paper.with_overrides(steps=100_000) == Scale("paper-steps100000", 105_000, 15_000, (0, 1))

@@ -8,9 +8,9 @@ scaled by (1 - gamma_s^T) / ((1 - gamma_s) T)), and every step that ends with z 
 or PPO family's own step (SHAPO applies as on the base algorithm). A cost limit of 0 leaves no
 budget to track and is refused.
 
-Defaults: saute_gamma 0.999 and unsafe_reward -1, the reference library's; on the navigation
-tasks (Safety*Goal/Button/Push) the reference uses 0.9999 and -0.2 (``--set saute_gamma=0.9999
---set unsafe_reward=-0.2``).
+Defaults: saute_gamma 0.999 and unsafe_reward -1, the reference library's; for its benchmark it
+tunes 0.9999 and -0.2 on Safety{Point,Car}{Goal,Circle}{1,2} (not Button or Push) (``--set
+saute_gamma=0.9999 --set unsafe_reward=-0.2``).
 """
 
 from __future__ import annotations

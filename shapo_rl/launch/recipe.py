@@ -81,8 +81,11 @@ class Scale:
 
 
 SMOKE = Scale("smoke", steps=2000, steps_per_epoch=1000, seeds=(0,), episodes=2, attack_rates="0,0.5,1")
+# SHAPO: 10M steps of 20,000-step epochs (App. E.3 and the authors' code); 5 seeds are our choice.
 PAPER_SHAPO = Scale("paper", steps=10_000_000, steps_per_epoch=20_000, seeds=(0, 1, 2, 3, 4))
-PAPER_STRPO = Scale("paper", steps=10_005_000, steps_per_epoch=15_000, seeds=(0, 1, 2, 3, 4))  # 667 epochs
+# sTRPO: 15,000-step epochs (Sec. 5.2); the paper gives no budget or seed count, so 667 epochs
+# (about 1e7 steps, as SHAPO's) and 5 seeds are our choice.
+PAPER_STRPO = Scale("paper", steps=10_005_000, steps_per_epoch=15_000, seeds=(0, 1, 2, 3, 4))
 
 
 @dataclass(frozen=True)
