@@ -76,9 +76,9 @@ def test_kl_reduction_sum_and_mean_against_the_two_dimensional_gaussian_kl():
 
 def test_actor_init_torch_is_pytorchs_default_and_orthogonal_starts_near_zero():
     torch.manual_seed(0)
-    orthogonal = GaussianPolicy(5, 2, (64, 64))
+    orthogonal = GaussianPolicy(5, 2, (64, 64), init="orthogonal")
     torch.manual_seed(0)
-    default = GaussianPolicy(5, 2, (64, 64), init="torch")
+    default = GaussianPolicy(5, 2, (64, 64))  # the default init
     torch.manual_seed(0)
     reference = torch.nn.Linear(5, 64)  # the first layer PyTorch would draw
     assert torch.equal(default.mean[0].weight, reference.weight)

@@ -22,8 +22,8 @@ from shapo_rl.models.critic import mlp
 class GaussianPolicy(nn.Module):
     """``s -> (mu(s), sigma)``, with sigma = exp(log_std) shared across states."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], init_log_std: float = -0.5,
-                 init: str = "orthogonal"):
+    def __init__(self, obs_dim: int, act_dim: int, hidden_sizes: Sequence[int], init_log_std: float = 0.0,
+                 init: str = "torch"):
         """``init``: ``"orthogonal"`` with the output layer scaled by 0.01 (initial means about 0,
         as in PPO's reference implementations), or ``"torch"``: PyTorch's default layer init."""
         super().__init__()

@@ -20,6 +20,7 @@ import torch
 from typer.testing import CliRunner
 
 from cli.app import app
+from shapo_rl.checkpoint_io import read_checkpoint
 
 DATA = Path(__file__).parent / "data"
 TIMING = {"epoch_seconds", "actor_seconds", "critic_seconds"}
@@ -41,7 +42,7 @@ def train_run(args: list[str], out: Path) -> dict:
         raise RuntimeError(f"{args} failed: {result.output}")
     with (out / "metrics.csv").open() as f:
         rows = [{k: v for k, v in row.items() if k not in TIMING} for row in csv.DictReader(f)]
-    state = torch.load(out / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)["state_dict"]
+    state = read_checkpoint(out / "checkpoints" / "last.ckpt")["state_dict"]
     weights = {k: v for k, v in state.items() if k.startswith(("policy.", "critics."))}
     return {"metrics": rows, "weights": weights}
 
