@@ -9,6 +9,10 @@ fixed-size steps chase that moving target in slow cycles that a short test canno
 The PID multiplier gets a larger integral gain (ki 0.05 instead of 0.01): at the default gain its
 integral is still climbing after 40 short epochs (cost about 18% over the limit).
 
+Every run starts at sigma 0.61 (init_log_std -0.5) instead of the library's default sigma 1:
+ToyCMDP's cost contains sigma^2, and from sigma 1 the 40 short epochs go into shrinking the noise
+before the mean moves (CPO: return 15.7 at cost 19.7 from sigma 1, 18.5 at 20.1 from 0.61).
+
 Test settings per algorithm, where its own settings need them: CRPO's tolerance is 0.5 instead
 of 2.0 (the reference's, sized for Safety-Gym's limit of 25): with 2.0 it takes reward steps up to
 Jc = 22, and its cost settles at 22.25, just over 10% above the limit of 20. RCPO's multiplier
@@ -34,7 +38,9 @@ fewer steps the policy's noise (sigma^2 is part of ToyCMDP's cost) shrinks too s
 default sigma 0.61 (FOCOPS: return 18.0 at cost 20.3, 10% under the optimum), and in CUP, whose
 multiplier acts only in the projection stage, 16 large steps per stage let the multiplier
 overshoot (KL 0.18 in one epoch, return 16 at cost 15): both start at sigma 0.37
-(init_log_std -1).
+(init_log_std -1). CUP also starts from a mean of about 0 (orthogonal init with a 0.01 head):
+from PyTorch's init, whose initial mean is off zero, it ends at return 17.6 at cost 18.3 (12%
+under), against 19.1 at 20.2.
 """
 
 import csv
@@ -49,6 +55,7 @@ from shapo_rl.training import train
 
 EPOCHS, LAST = 40, 10  # judge the mean of the last 10 of 40 epochs of 1,000 steps
 TOLERANCE = 0.10  # relative, on both return and cost
+START_LOG_STD = -0.5  # sigma 0.61 at the start (module docstring)
 # Not here: the unsafe policies maximise cost (tests/test_strpo.py checks they reach the
 # cost-maximising action), and strpo needs one (tests/test_strpo.py checks it reaches the optimum).
 NOT_HERE = {"unsafe-trpo", "unsafe-dtrpo", "strpo"}
@@ -57,7 +64,7 @@ CONSTRAINED = sorted(name for name, entry in ALGORITHMS.items()
 TEST_SETTINGS = {"lagrange": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05}, "pid": {"pid.ki": 0.05},
                  "crpo": {"tolerance": 0.5}, "rcpo": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.1},
                  "cup": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05, "clip.minibatch_size": 250,
-                         "model.init_log_std": -1.0},
+                         "model.init_log_std": -1.0, "model.actor_init": "orthogonal"},
                  "focops": {"lagrange.optimizer": "sgd", "lagrange.lr": 0.05, "minibatch.minibatch_size": 250,
                             "model.init_log_std": -1.0}}
 WITHIN_BUDGET = {"trpo-saute", "ppo-saute"}
@@ -70,7 +77,8 @@ SLOW = {"ppo-saute"}
                          ids=["vanilla", "shapo"])
 def test_converges_to_the_constrained_optimum(tmp_path, algo, shapo):
     defaults = ALGORITHMS[algo].defaults
-    settings = dict(TEST_SETTINGS.get(algo) or TEST_SETTINGS.get(getattr(defaults, "multiplier", None), {}))
+    settings = {"model.init_log_std": START_LOG_STD}
+    settings.update(TEST_SETTINGS.get(algo) or TEST_SETTINGS.get(getattr(defaults, "multiplier", None), {}))
     settings.update({f"{f.name}.update_iters": 10 for f in dataclasses.fields(defaults)  # first-order epochs
                      if isinstance(getattr(defaults, f.name), (ClipConfig, MinibatchConfig))})
     config = apply_settings(TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * 1000, steps_per_epoch=1000,
