@@ -1,13 +1,14 @@
 """Learning parity with the reference library: which of its learning details matter, measured.
 
-TRPO-Lag with today's defaults, with each of the reference library's details switched alone, and
-with all of them, on each task and seed; then per task and variant the mean and standard error
-over seeds of the last epoch's return and cost, over the epoch's episodes and over the last 50
-episodes (the window the reference library logs). The grid runs through the recipe layer's
-local engine, so finished runs in ``--out`` are skipped and interrupted ones resume.
+TRPO-Lag with the library's former defaults (``former``), with each of the reference library's
+details switched alone on top of them, and with all of them (``defaults``: the library's
+defaults since this measurement), on each task and seed; then per task and variant the mean and
+standard error over seeds of the last epoch's return and cost, over the epoch's episodes and over
+the last 50 episodes (the window the reference library logs). The grid runs through the recipe
+layer's local engine, so finished runs in ``--out`` are skipped and interrupted ones resume.
 
     python benchmarks/parity.py                                   # 2 tasks x 8 variants x 3 seeds, 200k steps
-    python benchmarks/parity.py --tasks SafetyPointGoal1-v0 --variants today all --seeds 0 1 2
+    python benchmarks/parity.py --tasks SafetyPointGoal1-v0 --variants former defaults --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -19,16 +20,21 @@ from shapo_rl.launch import last_epoch_summary, markdown_table
 from shapo_rl.launch.engines import LocalEngine
 from shapo_rl.launch.recipe import Grid, Recipe, Scale, Variant
 
-# Each difference as the settings that switch it to the reference library's value.
+# Each difference: the former default's settings (the reference library's value is today's default).
 DIFFERENCES = {
-    "log_std_0": ["model.init_log_std=0"],  # sigma 1 at the start, not 0.61
-    "torch_init": ["model.actor_init=torch"],  # PyTorch's default layer init, not orthogonal with a 0.01 head
-    "kl_mean": ["model.kl_reduction=mean"],  # KL averaged over action dimensions (a 2-D action doubles delta)
-    "normaliser": ["obs_clip=5", "obs_std_floor=0.01"],  # clip 5, std floored at 1e-2
-    "jc_window": ["episode_cost_window=50"],  # Jc over the last 50 episodes
-    "critic_clip": ["critic.max_grad_norm=40"],  # critic gradients clipped at norm 40
+    "log_std_0": ["model.init_log_std=-0.5"],  # sigma 1 at the start, formerly 0.61
+    "torch_init": ["model.actor_init=orthogonal"],  # PyTorch's default layer init, formerly orthogonal with a 0.01 head
+    "kl_mean": ["model.kl_reduction=sum"],  # KL averaged over action dimensions, formerly summed
+    "normaliser": ["obs_clip=10", "obs_std_floor=0"],  # clip 5 and std floored at 1e-2, formerly 10 and none
+    "jc_window": ["episode_cost_window=0"],  # Jc over the last 50 episodes, formerly the epoch's
+    "critic_clip": ["critic.max_grad_norm=null"],  # critic gradients clipped at norm 40, formerly not
 }
-VARIANTS = {"today": [], **DIFFERENCES, "all": [s for settings in DIFFERENCES.values() for s in settings]}
+FORMER = [s for settings in DIFFERENCES.values() for s in settings]
+# A difference switched alone: the former defaults but for that one.
+VARIANTS = {"former": FORMER,
+            **{name: [s for other, settings in DIFFERENCES.items() if other != name for s in settings]
+               for name in DIFFERENCES},
+            "defaults": []}
 METRICS = ("ep_return", "ep_cost", "ep_return_last50", "ep_cost_last50")
 
 
