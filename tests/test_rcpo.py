@@ -119,7 +119,7 @@ def test_the_actor_takes_the_full_natural_step_on_the_penalised_advantage():
 def test_with_line_search_the_step_is_trpos_on_the_same_advantage():
     """A trust region so wide that the full natural step overshoots: TRPO's backtracking decides."""
     torch.manual_seed(0)
-    policy = GaussianPolicy(3, 2, (16,))
+    policy = GaussianPolicy(3, 2, (16,), init_log_std=-0.5, init="orthogonal")  # sigma 0.61: the step overshoots
     reference = copy.deepcopy(policy)
     batch = _batch(policy, 30.0)
     config = RCPOConfig(line_search=True, trust_region=TrustRegionConfig(max_kl=2.0))

@@ -32,7 +32,10 @@ def test_rollouts_equal_torchrls_collector_bit_for_bit(task: str, num_envs: int,
     envs = [make_env(task, num_envs=num_envs, seed=3, max_episode_steps=episode_steps) for _ in range(2)]
     torch.manual_seed(0)
     spec = envs[0]
-    policy = GaussianPolicy(spec.observation_spec[keys.OBSERVATION].shape[-1], spec.action_spec.shape[-1], (16, 16))
+    # An instance where no episode ends on a rollout's last step (then TorchRL's collector resets
+    # and counts one more observation: test_no_reset_after_the_last_step), from the orthogonal init.
+    policy = GaussianPolicy(spec.observation_spec[keys.OBSERVATION].shape[-1], spec.action_spec.shape[-1], (16, 16),
+                            init_log_std=-0.5, init="orthogonal")
     frames = num_envs * steps
     reference = iter(_torchrl_collector(envs[0], policy, frames))
     ours = RolloutCollector(envs[1], policy, frames)

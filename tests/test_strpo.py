@@ -128,11 +128,13 @@ def test_without_the_unsafe_objective_it_is_trpo_pid_bit_for_bit(tmp_path):
 
 
 EPOCHS, LAST = 30, 10  # 30 epochs of 1,000 steps; judge the mean of the last 10
+START_LOG_STD = -0.5  # sigma 0.61 at the start, as tests/test_learning.py (ToyCMDP's cost contains sigma^2)
 
 
 def _learn(path, algo, settings):
     config = apply_settings(TrainConfig(algo=algo, env="ToyCMDP-v0", steps=EPOCHS * 1000, steps_per_epoch=1000,
-                                        num_envs=50, critic=CriticConfig(update_iters=5)), settings)
+                                        num_envs=50, critic=CriticConfig(update_iters=5)),
+                            {"model.init_log_std": START_LOG_STD, **settings})
     return _rows(train(config, path, progress=False))
 
 
