@@ -136,3 +136,10 @@ def test_no_backend_is_one_line_naming_what_to_install(monkeypatch):
     assert choose_backend(works=lambda backend: backend == "glx") == "glx"
     with pytest.raises(VideoError, match="set MUJOCO_GL=glx does not work here"):
         choose_backend(works=lambda backend: backend != "glx")
+
+
+@pytest.mark.parametrize("n", [3, 14, 25])
+def test_every_group_gets_its_own_colour(n):
+    from shapo_rl.reporting.figures import _colors
+
+    assert len(set(_colors(n))) == n

@@ -33,7 +33,12 @@ def save_figure(fig: Figure, stem: Path) -> list[Path]:
 
 
 def _colors(n: int) -> list:
-    return [plt.get_cmap("tab10")(i % 10) for i in range(n)]
+    """n distinct colours: tab10 up to 10 groups, tab20 up to 20, then evenly spaced hues."""
+    if n <= 10:
+        return [plt.get_cmap("tab10")(i) for i in range(n)]
+    if n <= 20:
+        return [plt.get_cmap("tab20")(i) for i in range(n)]
+    return [plt.get_cmap("hsv")(i / n) for i in range(n)]
 
 
 def learning_curves(curves: dict[str, pd.DataFrame], cost_limit: float, title: str) -> Figure:
