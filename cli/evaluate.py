@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.listing import print_listing
+
 console = Console()
 EPISODE_COLUMNS = ("checkpoint", "env_steps", "seed", "deterministic", "episode", "return", "cost", "length")
 
@@ -40,11 +42,10 @@ def evaluate(
         for module in modules:  # a task without a renderer fails before any episode
             make_rendering_simulator(module.config.env).close()
         backend = choose_backend()
-    table = Table(title=f"{episodes} {'deterministic' if deterministic else 'stochastic'} episodes per checkpoint "
-                        "(mean ± standard error, std)")
-    for column in ("run", "steps", "return", "std", "cost", "std ", *(f"p{q}" for q in PERCENTILES), "violations",
-                   "length"):
-        table.add_column(column, justify="left" if column == "run" else "right", overflow="fold")  # never "…"
+    title = (f"{episodes} {'deterministic' if deterministic else 'stochastic'} episodes per checkpoint "
+             "(mean ± standard error, std)")
+    columns = ["run", "steps", "return", "std", "cost", "std", *(f"p{q}" for q in PERCENTILES), "violations", "length"]
+    rows = []
     for path, module in zip(checkpoints, modules):
         result = run_episodes(module, episodes=episodes, seed=seed, num_envs=num_envs, deterministic=deterministic)
         run = run_directory(path)
@@ -55,12 +56,21 @@ def evaluate(
             for k, row in enumerate(zip(result.returns.tolist(), result.costs.tolist(), result.lengths.tolist())):
                 writer.writerow([path.name, env_steps, seed, deterministic, k, *row])
         s = episode_summary(result.returns, result.costs, result.lengths, module.config.cost_limit)
-        table.add_row(f"{run.name}/{path.stem}", str(env_steps), f"{s['return_mean']:.2f}±{s['return_sem']:.2f}",
-                      f"{s['return_std']:.2f}", f"{s['cost_mean']:.2f}±{s['cost_sem']:.2f}", f"{s['cost_std']:.2f}",
-                      *(f"{s[f'cost_p{q}']:.2f}" for q in PERCENTILES),
-                      f"{s['violation_rate']:.0%}>{module.config.cost_limit:g}", f"{s['length_mean']:.1f}")
+        rows.append([f"{run.name}/{path.stem}", str(env_steps), f"{s['return_mean']:.2f}±{s['return_sem']:.2f}",
+                     f"{s['return_std']:.2f}", f"{s['cost_mean']:.2f}±{s['cost_sem']:.2f}", f"{s['cost_std']:.2f}",
+                     *(f"{s[f'cost_p{q}']:.2f}" for q in PERCENTILES),
+                     f"{s['violation_rate']:.0%}>{module.config.cost_limit:g}", f"{s['length_mean']:.1f}"])
         if video is not None:
             for mp4 in record_episodes(module, video / run.name, episodes=video_episodes, seed=seed,
                                        deterministic=deterministic, backend=backend):
                 console.print(f"video written to {mp4}")
-    console.print(table)
+    if console.is_terminal:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column, justify="left" if column == "run" else "right", overflow="fold")  # never "…"
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+    else:  # piped: plain aligned text, one checkpoint per line, nothing cut or wrapped
+        typer.echo(title)
+        print_listing(columns, rows)

@@ -111,6 +111,11 @@ def test_a_checkpoint_file_can_be_evaluated(run):
     rows = _rows(run / "evaluation.csv")
     assert len(rows) == 3 and {r["checkpoint"] for r in rows} == {"epoch0001.ckpt"}
     assert {int(r["env_steps"]) for r in rows} == {400}
+    # piped (not a terminal): a title, a header and one plain line per checkpoint, nothing cut
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("3 deterministic episodes per checkpoint") and lines[1].split()[:3] == ["run", "steps", "return"]
+    assert len(lines) == 3 and lines[2].split()[:2] == ["run/epoch0001", "400"]
+    assert not set("┃│…") & set(result.stdout)
 
 
 @pytest.mark.parametrize("text,expected", [("0:1:0.25", [0, 0.25, 0.5, 0.75, 1]), ("0:1:0.1", [i / 10 for i in range(11)]),
