@@ -1,4 +1,4 @@
-"""Training callbacks: the per-epoch metrics CSV and a rich progress display."""
+"""Training callbacks: the per-epoch metrics CSV and a rich progress display (plain lines when piped)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 
 import lightning as L
-from shapo_rl.checkpoint_io import atomic_write
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from shapo_rl.checkpoint_io import atomic_write
 
 # The first columns of metrics.csv, in order; algorithm diagnostics follow.
 LEADING_COLUMNS = ("epoch", "env_steps", "ep_return", "ep_cost", "ep_length", "cost_rate", "total_cost",
@@ -81,31 +83,42 @@ def _format(value) -> str:
 
 class TrainingProgress(L.Callback):
     """A rich progress bar over env steps with elapsed time and ETA, showing the run's env steps/s
-    and the last epoch's return, cost, multiplier and KL."""
+    and the last epoch's return, cost, multiplier and KL; when the output is not a terminal (piped,
+    a log file), one plain line per epoch with the same figures instead."""
 
     def __init__(self, total_steps: int):
         self.total_steps = total_steps
         self._progress: Progress | None = None
         self._task = None
+        self._plain = False
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if not trainer.is_global_zero:
             return
-        self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn())
-        self._progress.start()
         self._start, self._start_steps = time.perf_counter(), int(pl_module.env_steps)
-        self._task = self._progress.add_task(f"{pl_module.config.algo} on {pl_module.config.env}",
-                                             total=self.total_steps, completed=int(pl_module.env_steps), status="")
+        self._label = f"{pl_module.config.algo} on {pl_module.config.env}"
+        console = Console()
+        if not console.is_terminal:
+            self._plain = True
+            return
+        self._progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                                  console=console)
+        self._progress.start()
+        self._task = self._progress.add_task(self._label, total=self.total_steps, completed=int(pl_module.env_steps),
+                                             status="")
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self._progress is None:
+        if self._progress is None and not self._plain:
             return
         m = pl_module.epoch_metrics
         rate = (m["env_steps"] - self._start_steps) / max(time.perf_counter() - self._start, 1e-9)
         status = (f"{rate:,.0f} steps/s  return {m['ep_return']:.2f}  cost {m['ep_cost']:.2f}  "
                   f"lambda {m['lagrange_multiplier']:.3f}  kl {m['kl']:.4f}")
-        self._progress.update(self._task, completed=m["env_steps"], status=status)
+        if self._plain:
+            print(f"{self._label}  {int(m['env_steps']):,}/{self.total_steps:,} steps  {status}", flush=True)
+        else:
+            self._progress.update(self._task, completed=m["env_steps"], status=status)
 
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._stop()

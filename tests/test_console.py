@@ -1,4 +1,5 @@
-"""What a user sees: a normal run prints no third-party warnings or tips, --quiet prints nothing,
+"""What a user sees: a normal run prints no third-party warnings or tips (piped, its progress is
+one plain line per epoch), --quiet prints nothing,
 and Lightning loggers get every metrics.csv column."""
 
 import csv
@@ -19,10 +20,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_a_normal_run_prints_no_warnings_and_quiet_prints_nothing(tmp_path):
-    result = _cli(*TINY, "--no-progress", "--out", str(tmp_path / "run"))
+    result = _cli(*TINY, "--out", str(tmp_path / "run"))  # piped: the progress is one plain line per epoch
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert result.stdout.strip().splitlines() == [f"run written to {tmp_path / 'run'}"]
+    *epochs, last = result.stdout.strip().splitlines()
+    assert [line.split("  ")[:2] for line in epochs] == [["trpo-lag on ToyCMDP-v0", "200/400 steps"],
+                                                          ["trpo-lag on ToyCMDP-v0", "400/400 steps"]]
+    assert all(" return " in line and " cost " in line for line in epochs)
+    assert last == f"run written to {tmp_path / 'run'}"
     result = _cli(*TINY, "--quiet", "--out", str(tmp_path / "quiet"))
     assert result.returncode == 0 and result.stderr == "" and result.stdout == ""
 
