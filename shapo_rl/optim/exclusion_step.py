@@ -46,6 +46,7 @@ and improvement in both objectives):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from shapo_rl.optim.conjugate_gradient import conjugate_gradient
-from shapo_rl.optim.trust_region import LineSearchResult, first_accepted
+from shapo_rl.optim.trust_region import LineSearchResult, backtracking_line_search, first_accepted
 
 MARGIN_HEADROOM = 1e-2
 
@@ -136,17 +137,20 @@ def exclusion_step(
                 return
             yield ratio**k, exclusion_direction(geometry, lam, radius)
 
+    def within_kl(values: tuple[float, ...]) -> bool:
+        return all(math.isfinite(v) for v in values) and values[1] <= max_kl
+
     def safe(values: tuple[float, ...]) -> bool:
-        return all(math.isfinite(v) for v in values) and values[1] <= max_kl and values[2] >= margin
+        return within_kl(values) and values[2] >= margin
 
     lam = multiplier(geometry, weight, margin, max_kl)
     scale = math.sqrt(geometry.c / geometry.a) if geometry.a > 0 and geometry.c > 0 else math.nan
     result = first_accepted(params, candidates(), evaluate, safe)
     if result.accepted:
         return geometry, (lam if lam is not None else math.nan) * scale, result
-    separating = (math.sqrt(2 * max_kl / geometry.c) * p) if geometry.c > 0 else None
-    steps = [] if separating is None else ((ratio**k, ratio**k * separating) for k in range(max_iters))
-    result = first_accepted(params, steps, evaluate,
-                            lambda values: all(math.isfinite(v) for v in values) and values[1] <= max_kl)
-    return geometry, math.nan, LineSearchResult(result.accepted, result.steps_taken, result.step_fraction,
-                                                result.values, fallback=True)
+    if geometry.c > 0:  # the fallback: the most separating step, backtracked within the KL radius
+        separating = math.sqrt(2 * max_kl / geometry.c) * p
+        result = backtracking_line_search(params, separating, evaluate, within_kl, ratio, max_iters)
+    else:  # phi = 0: no step separates
+        result = LineSearchResult(False, 0, 0.0, ())
+    return geometry, math.nan, dataclasses.replace(result, fallback=True)
