@@ -11,29 +11,13 @@ from shapo_rl.algorithms import Discounts, apply_settings
 from shapo_rl.algorithms.cup import CUP, CUPConfig, cup_projection_loss
 from shapo_rl.algorithms.focops import FOCOPS, FOCOPSConfig, focops_loss
 from shapo_rl.config import ConfigError, CriticConfig, ShapoConfig, TrainConfig
-from shapo_rl.models import GaussianPolicy
 from shapo_rl.training import train
+from tests.hand_batch import ACTIONS, ADVANTAGE, OBS, OLD_LOG_PROB, hand_policy
 
-# One state dimension drives the mean: mu_i = 0.5 tanh(o_i) + b (b = 0), sigma = exp(s), s = -0.5.
-OBS = torch.tensor([[0.3, 1.0], [-0.8, 2.0], [1.2, -1.0]], dtype=torch.float64)
-ACTIONS = torch.tensor([[0.1], [-0.4], [0.9]], dtype=torch.float64)
-OLD_LOG_PROB = torch.tensor([-0.9, -1.3, -0.7], dtype=torch.float64)
-ADVANTAGE = torch.tensor([1.5, -2.0, 0.5], dtype=torch.float64)
+# The hand policy (tests/hand_batch.py): mu_i = 0.5 tanh(o_i) + b (b = 0), sigma = exp(s), s = -0.5.
 REF_LOC = torch.tensor([[0.2], [-0.1], [0.5]], dtype=torch.float64)
 REF_SCALE = torch.tensor([[0.7], [0.5], [0.4]], dtype=torch.float64)
 DISCOUNTS = Discounts(gamma=0.99, cost_gamma=0.99, gae_lambda=0.95)
-
-
-def _policy() -> GaussianPolicy:
-    policy = GaussianPolicy(2, 1, (3,), init_log_std=-0.5).double()
-    with torch.no_grad():
-        for layer in policy.mean:
-            if isinstance(layer, torch.nn.Linear):
-                layer.weight.zero_()
-                layer.bias.zero_()
-        policy.mean[0].weight[0, 0] = 1.0
-        policy.mean[-1].weight[0, 0] = 0.5
-    return policy
 
 
 def _samples():
@@ -82,7 +66,7 @@ def test_focops_loss_and_gradient_match_hand_values(eta):
         grad_b += keep * (dkl_mu - dr_mu * adv / lam) / 3
         grad_s += keep * (dkl_s - dr_s * adv / lam) / 3
     assert kept == ([True, True, True] if eta == 10.0 else [True, True, False])
-    policy = _policy()
+    policy = hand_policy()
     loss = focops_loss(policy, OBS, ACTIONS, OLD_LOG_PROB, REF_LOC, REF_SCALE, ADVANTAGE, lam=lam, eta=eta)
     assert _value_and_grads(loss, policy) == pytest.approx((value, grad_b, grad_s), rel=1e-12)
 
@@ -105,7 +89,7 @@ def test_cup_projection_loss_and_gradient_match_hand_values():
         value += (weight * r * adv + kl) / 3
         grad_b += (weight * dr_mu * adv + dkl_mu) / 3
         grad_s += (weight * dr_s * adv + dkl_s) / 3
-    policy = _policy()
+    policy = hand_policy()
     loss = cup_projection_loss(policy, OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE, REF_LOC, REF_SCALE, weight)
     assert _value_and_grads(loss, policy) == pytest.approx((value, grad_b, grad_s), rel=1e-12)
 

@@ -6,31 +6,11 @@ import pytest
 import torch
 
 from shapo_rl.algorithms.losses import clipped_surrogate_loss, importance_ratio, mean_kl, surrogate_loss
-from shapo_rl.models import GaussianPolicy
-
-
-def _policy() -> GaussianPolicy:
-    """A policy whose mean is 0.5 * obs[0] on the one action dimension and sigma = exp(-0.5)."""
-    policy = GaussianPolicy(2, 1, (3,), init_log_std=-0.5).double()
-    with torch.no_grad():
-        for layer in policy.mean:
-            if isinstance(layer, torch.nn.Linear):
-                layer.weight.zero_()
-                layer.bias.zero_()
-        # hidden unit 0 = tanh(obs_0); output = 0.5 * that / tanh-free? keep it exact: use a tiny slope
-        policy.mean[0].weight[0, 0] = 1.0
-        policy.mean[-1].weight[0, 0] = 0.5
-    return policy
+from tests.hand_batch import ACTIONS, ADVANTAGE, OBS, OLD_LOG_PROB, hand_policy
 
 
 def _normal_log_prob(a: float, mu: float, sigma: float) -> float:
     return -((a - mu) ** 2) / (2 * sigma**2) - math.log(sigma) - 0.5 * math.log(2 * math.pi)
-
-
-OBS = torch.tensor([[0.3, 1.0], [-0.8, 2.0], [1.2, -1.0]], dtype=torch.float64)
-ACTIONS = torch.tensor([[0.1], [-0.4], [0.9]], dtype=torch.float64)
-OLD_LOG_PROB = torch.tensor([-0.9, -1.3, -0.7], dtype=torch.float64)
-ADVANTAGE = torch.tensor([1.5, -2.0, 0.5], dtype=torch.float64)
 
 
 def _hand_ratios() -> list[float]:
@@ -41,7 +21,7 @@ def _hand_ratios() -> list[float]:
 
 def test_importance_ratio_and_surrogate_match_hand_values():
     ratios = _hand_ratios()
-    policy = _policy()
+    policy = hand_policy()
     assert importance_ratio(policy, OBS, ACTIONS, OLD_LOG_PROB).tolist() == pytest.approx(ratios, rel=1e-12)
     expected = -sum(r * float(a) for r, a in zip(ratios, ADVANTAGE)) / 3
     assert float(surrogate_loss(policy, OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE)) == pytest.approx(expected, rel=1e-12)
@@ -51,14 +31,14 @@ def test_importance_ratio_and_surrogate_match_hand_values():
 def test_clipped_surrogate_takes_the_pessimistic_term(clip):
     ratios = _hand_ratios()
     terms = [min(r * float(a), min(max(r, 1 - clip), 1 + clip) * float(a)) for r, a in zip(ratios, ADVANTAGE)]
-    loss = clipped_surrogate_loss(_policy(), OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE, clip=clip)
+    loss = clipped_surrogate_loss(hand_policy(), OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE, clip=clip)
     assert float(loss) == pytest.approx(-sum(terms) / 3, rel=1e-12)
     if clip == 10.0:  # never binds: the plain surrogate
-        assert float(loss) == pytest.approx(float(surrogate_loss(_policy(), OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE)))
+        assert float(loss) == pytest.approx(float(surrogate_loss(hand_policy(), OBS, ACTIONS, OLD_LOG_PROB, ADVANTAGE)))
 
 
 def test_clipped_surrogate_gradient_vanishes_where_the_clip_binds():
-    policy = _policy()
+    policy = hand_policy()
     ratios = _hand_ratios()
     clip = min(abs(r - 1) for r in ratios) / 2  # every ratio lies outside [1 - clip, 1 + clip]
     binding = [(r > 1 + clip and a > 0) or (r < 1 - clip and a < 0) for r, a in zip(ratios, ADVANTAGE.tolist())]
@@ -72,7 +52,7 @@ def test_clipped_surrogate_gradient_vanishes_where_the_clip_binds():
 
 
 def test_mean_kl_is_the_closed_form_gaussian_kl():
-    policy = _policy()
+    policy = hand_policy()
     old_loc = torch.tensor([[0.2], [-0.1], [0.5]], dtype=torch.float64)
     old_scale = torch.tensor([[0.7], [0.9], [0.4]], dtype=torch.float64)
     sigma = math.exp(-0.5)
