@@ -34,6 +34,7 @@ ScaleOption = Annotated[ScaleName, typer.Option(help="smoke: tiny budgets, minut
 StepsOption = Annotated[Optional[int], typer.Option(min=1, help="Env steps per run instead of the scale's.")]
 SeedsOption = Annotated[Optional[str], typer.Option(help="Seeds instead of the scale's, e.g. 0,1,2.")]
 TasksOption = Annotated[Optional[str], typer.Option(help="Only these of the recipe's tasks, e.g. SafetyHopperVelocity-v1.")]
+AlgosOption = Annotated[Optional[str], typer.Option("--algorithms", help="Only these of the recipe's algorithms, e.g. trpo-lag,cpo.")]
 OutOption = Annotated[Path, typer.Option(help="Root folder; runs go to OUT/<scale>/runs, logs to OUT/<scale>/logs.")]
 
 
@@ -56,13 +57,16 @@ def _seeds(text: str | None) -> tuple[int, ...] | None:
         raise ConfigError(f"--seeds expects integers separated by commas, got {text!r}") from None
 
 
-def _plan(name: str, scale: ScaleName, steps: int | None, seeds: str | None, out: Path, tasks: str | None = None):
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(name.strip() for name in text.split(","))
+
+
+def _plan(name: str, scale: ScaleName, steps: int | None, seeds: str | None, out: Path,
+          tasks: str | None = None, algos: str | None = None):
     """(recipe, scale, the recipe's folder at that scale, its validated plan)."""
     from recipes import get_recipe
 
-    recipe = get_recipe(name)
-    if tasks is not None:
-        recipe = recipe.on_tasks(tuple(task.strip() for task in tasks.split(",")))
+    recipe = get_recipe(name).restricted(_names(tasks), _names(algos))
     chosen = recipe.scale(scale.value, steps, _seeds(seeds))
     folder = out / chosen.name
     return recipe, chosen, folder, recipe.plan(chosen, folder)
@@ -84,13 +88,13 @@ def list_() -> None:
 @recipe_app.command()
 @user_errors
 def show(name: Name, scale: ScaleOption = ScaleName.paper, steps: StepsOption = None, seeds: SeedsOption = None,
-         tasks: TasksOption = None,
+         tasks: TasksOption = None, algorithms: AlgosOption = None,
          jobs: Annotated[int, typer.Option(min=1, help="Runs at a time, for the wall-time estimate.")] = os.cpu_count() or 1,
          out: OutOption = Path("runs/recipes")) -> None:
     """The recipe's grids, its size in runs and env steps, and its estimated time."""
     from shapo_rl.launch.throughput import grid_seconds
 
-    recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks)
+    recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
     width = _width()
     if recipe.grids:
         print_listing(["grid", "needs", "algorithms", "tasks", "variants"],
@@ -118,7 +122,7 @@ def show(name: Name, scale: ScaleOption = ScaleName.paper, steps: StepsOption = 
 @user_errors
 def run(
     name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption = None, seeds: SeedsOption = None,
-    tasks: TasksOption = None, out: OutOption = Path("runs/recipes"),
+    tasks: TasksOption = None, algorithms: AlgosOption = None, out: OutOption = Path("runs/recipes"),
     engine: Annotated[Engine, typer.Option(help="local: processes on this machine; slurm: job arrays via submitit.")]
     = Engine.local,
     jobs: Annotated[int, typer.Option(min=1, help="local: runs at a time (each one torch thread).")]
@@ -135,7 +139,7 @@ def run(
     from shapo_rl.launch.engines import LocalEngine, SlurmEngine
     from shapo_rl.launch.recipe import check_reuse
 
-    recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks)
+    recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
     check_reuse(plan)
     if not plan:
         typer.echo(f"{recipe.name} trains nothing; `shapo-rl recipe report {recipe.name}` draws its figures")
@@ -162,11 +166,12 @@ def run(
 @recipe_app.command()
 @user_errors
 def status(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption = None, seeds: SeedsOption = None,
-           tasks: TasksOption = None, out: OutOption = Path("runs/recipes")) -> None:
+           tasks: TasksOption = None, algorithms: AlgosOption = None,
+           out: OutOption = Path("runs/recipes")) -> None:
     """Each run: done, running, failed (with the last line of its failure) or pending."""
     from shapo_rl.launch.job import state
 
-    _, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks)
+    _, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
     states = [(planned.spec.name, *state(planned.spec)) for planned in plan]
     print_listing(["run", "state", "detail"], [list(row) for row in states], _width())
     counts = {s: sum(row[1] == s for row in states) for s in ("done", "running", "failed", "pending")}
@@ -176,14 +181,15 @@ def status(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption 
 @recipe_app.command("report")
 @user_errors
 def report_(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption = None,
-            seeds: SeedsOption = None, tasks: TasksOption = None, out: OutOption = Path("runs/recipes")) -> None:
+            seeds: SeedsOption = None, tasks: TasksOption = None, algorithms: AlgosOption = None,
+            out: OutOption = Path("runs/recipes")) -> None:
     """Draw the recipe's figures and tables from its finished runs (`shapo-rl report`) to
     OUT/<scale>/reports/NAME."""
     from shapo_rl.launch.job import finished
     from shapo_rl.reporting import ReportError
     from shapo_rl.reporting.report import write_report
 
-    recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks)
+    recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
     target = folder / "reports" / recipe.name
     runs = [planned.spec.run_dir for planned in plan if finished(planned.spec.run_dir)]
     if not runs and recipe.figures is None:

@@ -82,7 +82,8 @@ def test_bad_setting_or_missing_dependency_is_a_config_error(tmp_path):
 
 def test_user_mistakes_are_one_line_exit_2_and_launch_nothing(tmp_path, monkeypatch):
     runner = CliRunner()
-    for args in (["recipe", "run", "toyy"], ["recipe", "run", "toy", "--seeds", "0,x"], ["recipe", "status", "nope"]):
+    for args in (["recipe", "run", "toyy"], ["recipe", "run", "toy", "--seeds", "0,x"], ["recipe", "status", "nope"],
+                 ["recipe", "run", "toy", "--algorithms", "cpo"]):
         result = runner.invoke(app, [*args, "--out", str(tmp_path)])
         assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     bad = Recipe("bad", Scale("smoke", 200, 200, (0,)), (Grid("g", ("trpo",), ("ToyCMDP-v0",), settings=("gamma=2",)),))
@@ -168,14 +169,21 @@ def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     assert _metrics(run_dir) == reference
 
 
-def test_on_tasks_keeps_the_runs_of_those_tasks_and_refuses_others(tmp_path):
+def test_restricted_keeps_the_runs_of_those_tasks_and_algorithms_and_refuses_others(tmp_path):
     recipe = recipes()["strpo-main"][0]
     scale = recipe.scale("smoke")
     full = {run.spec.name: run for run in recipe.plan(scale, tmp_path)}
-    hopper = recipe.on_tasks(("SafetyHopperVelocity-v1",)).plan(scale, tmp_path)
+    hopper = recipe.restricted(tasks=("SafetyHopperVelocity-v1",)).plan(scale, tmp_path)
     assert hopper and all(run.config.env == "SafetyHopperVelocity-v1" for run in hopper)
     assert {run.spec.name for run in hopper} == {name for name, run in full.items()
                                                   if run.config.env == "SafetyHopperVelocity-v1"}
     assert all(full[run.spec.name].spec == run.spec for run in hopper)  # same directories, needs included
+    both = recipe.restricted(("SafetyHopperVelocity-v1",), ("cpo", "trpo-lag")).plan(scale, tmp_path)
+    assert {run.spec.name for run in both} == {name for name, run in full.items()
+                                               if run.config.env == "SafetyHopperVelocity-v1"
+                                               and run.config.algo in ("cpo", "trpo-lag")}
+    assert len(both) == 2 * len(scale.seeds)
     with pytest.raises(ConfigError, match="recipe strpo-main has no task Hopper-v4"):
-        recipe.on_tasks(("Hopper-v4",))
+        recipe.restricted(tasks=("Hopper-v4",))
+    with pytest.raises(ConfigError, match="recipe strpo-main has no algorithm ppo "):
+        recipe.restricted(algos=("trpo-lag", "ppo"))

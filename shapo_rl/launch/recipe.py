@@ -138,16 +138,24 @@ class Recipe:
             raise ConfigError(f"unknown scale {name!r} (choose from smoke, paper)")
         return scales[name].with_overrides(steps, seeds)
 
-    def on_tasks(self, tasks: tuple[str, ...]) -> "Recipe":
-        """This recipe restricted to ``tasks`` (each must be one of its tasks); grids left with no
-        task are dropped. Run names do not change, so the runs are the full recipe's."""
-        known = {task for grid in self.grids for task in grid.tasks}
-        unknown = [task for task in tasks if task not in known]
-        if unknown:
-            raise ConfigError(f"recipe {self.name} has no task {', '.join(unknown)} "
-                              f"(its tasks: {', '.join(sorted(known)) or 'none'})")
-        grids = (dataclasses.replace(grid, tasks=tuple(t for t in grid.tasks if t in tasks)) for grid in self.grids)
-        return dataclasses.replace(self, grids=tuple(grid for grid in grids if grid.tasks))
+    def restricted(self, tasks: tuple[str, ...] | None = None, algos: tuple[str, ...] | None = None) -> "Recipe":
+        """This recipe restricted to ``tasks`` and ``algos`` (None: all; each must be one of the
+        recipe's); grids left with no task or algorithm are dropped. Run names do not change, so
+        the runs are the full recipe's."""
+        grids = self.grids
+        for field, chosen in (("tasks", tasks), ("algos", algos)):
+            if chosen is None:
+                continue
+            known = {item for grid in grids for item in getattr(grid, field)}
+            unknown = [item for item in chosen if item not in known]
+            if unknown:
+                noun = "task" if field == "tasks" else "algorithm"
+                raise ConfigError(f"recipe {self.name} has no {noun} {', '.join(unknown)} "
+                                  f"(its {noun}s: {', '.join(sorted(known)) or 'none'})")
+            kept = (dataclasses.replace(grid, **{field: tuple(i for i in getattr(grid, field) if i in chosen)})
+                    for grid in grids)
+            grids = tuple(grid for grid in kept if getattr(grid, field))
+        return dataclasses.replace(self, grids=grids)
 
     def plan(self, scale: Scale, out: Path) -> list[PlannedRun]:
         """The recipe's runs at ``scale`` under ``out`` (runs/ and logs/), in dependency order,
