@@ -7,14 +7,8 @@ from shapo_rl.envs.counters import EpisodeCounters
 from shapo_rl.envs.factory import make_env, make_rendering_simulator
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer, find_observation_normalizer
-from shapo_rl.envs.registry import (
-    TASKS,
-    EnvContractError,
-    TaskSpec,
-    UnknownTaskError,
-    UnsupportedTaskError,
-    get_task,
-)
+from shapo_rl.envs.registry import get_task
+from shapo_rl.envs.tasks import TASKS, EnvContractError, TaskSpec, UnknownTaskError, UnsupportedTaskError
 from shapo_rl.envs.toy import ToyCMDP, toy_cmdp_optimum
 
 __all__ = [

@@ -22,7 +22,7 @@ from numbers import Real
 
 import numpy as np
 
-from shapo_rl.envs.registry import (
+from shapo_rl.envs.tasks import (
     CUSTOM,
     DEFAULT_EPISODE_STEPS,
     SAFETY_COST_LIMIT,

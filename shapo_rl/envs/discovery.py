@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 
-from shapo_rl.envs.registry import (
+from shapo_rl.envs.tasks import (
     DEFAULT_EPISODE_STEPS,
     FALLS_COST_LIMIT,
     GYMNASIUM,
@@ -24,9 +24,7 @@ from shapo_rl.envs.registry import (
     SAFETY_GYMNASIUM,
     TASKS,
     TaskSpec,
-    UnknownTaskError,
     UnsupportedTaskError,
-    get_task,
 )
 from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
 from shapo_rl.envs.spaces import check_spaces
@@ -106,7 +104,7 @@ def resolvable_tasks() -> list[TaskSpec]:
     specs = list(TASKS.values())
     for name in sorted(set(registered_ids()) - set(TASKS)):
         try:
-            specs.append(get_task(name))
-        except (UnknownTaskError, UnsupportedTaskError):
+            specs.append(resolve_registered(name))
+        except UnsupportedTaskError:
             continue
     return specs

@@ -29,7 +29,8 @@ from shapo_rl.envs.custom import CustomEnv
 from shapo_rl.envs.discovery import make_registered
 from shapo_rl.envs.fall_cost import FallCost
 from shapo_rl.envs.normalizer import ObservationNormalizer
-from shapo_rl.envs.registry import CUSTOM, MUJOCO_FALLS, TOY, TaskSpec, UnknownTaskError, get_task
+from shapo_rl.envs.registry import get_task
+from shapo_rl.envs.tasks import CUSTOM, MUJOCO_FALLS, TOY, TaskSpec, UnknownTaskError
 from shapo_rl.envs.skybox import without_skybox
 from shapo_rl.envs.toy import ToyCMDP
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from shapo_rl.envs.registry import UnsupportedTaskError
+from shapo_rl.envs.tasks import UnsupportedTaskError
 
 SUPPORTED = "supported: a 1-D Box observation and a 1-D Box action with finite bounds"
 
