@@ -143,13 +143,12 @@ class Recipe:
         recipe's); grids left with no task or algorithm are dropped. Run names do not change, so
         the runs are the full recipe's."""
         grids = self.grids
-        for field, chosen in (("tasks", tasks), ("algos", algos)):
+        for field, noun, chosen in (("tasks", "task", tasks), ("algos", "algorithm", algos)):
             if chosen is None:
                 continue
             known = {item for grid in grids for item in getattr(grid, field)}
             unknown = [item for item in chosen if item not in known]
             if unknown:
-                noun = "task" if field == "tasks" else "algorithm"
                 raise ConfigError(f"recipe {self.name} has no {noun} {', '.join(unknown)} "
                                   f"(its {noun}s: {', '.join(sorted(known)) or 'none'})")
             kept = (dataclasses.replace(grid, **{field: tuple(i for i in getattr(grid, field) if i in chosen)})
