@@ -46,19 +46,19 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(name.strip() for name in text.split(","))
+
+
 def _seeds(text: str | None) -> tuple[int, ...] | None:
     from shapo_rl.config import ConfigError
 
     if text is None:
         return None
     try:
-        return tuple(int(seed) for seed in text.split(","))
+        return tuple(int(seed) for seed in _names(text))
     except ValueError:
         raise ConfigError(f"--seeds expects integers separated by commas, got {text!r}") from None
-
-
-def _names(text: str | None) -> tuple[str, ...] | None:
-    return None if text is None else tuple(name.strip() for name in text.split(","))
 
 
 def _plan(name: str, scale: ScaleName, steps: int | None, seeds: str | None, out: Path,
