@@ -261,6 +261,9 @@ class TrainConfig:
     critic: CriticConfig = field(default_factory=CriticConfig)
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
     variant: str = ""  # a free label reports group runs by (a recipe's variant name); training ignores it
+    # Who steps the simulators around their physics: "fast" (batched per task family, the same
+    # numbers) or "stock" (each env's own code); see shapo_rl.envs.batched.
+    env_backend: str = "fast"
     algorithm: Any = None
 
     def __post_init__(self):
@@ -278,6 +281,8 @@ class TrainConfig:
                 "gamma and cost gamma must lie in (0, 1], GAE lambda in [0, 1]")
         require(0 < self.obs_clip < math.inf and 0 <= self.obs_std_floor < math.inf,
                 "obs_clip must be > 0 and obs_std_floor >= 0")
+        require(self.env_backend in ("fast", "stock"),
+                f"env_backend must be fast or stock, got {self.env_backend!r}")
         require(self.episode_cost_window >= 0, f"episode_cost_window must be >= 0, got {self.episode_cost_window}")
         require(self.algorithm is None or dataclasses.is_dataclass(self.algorithm),
                 f"algorithm settings must be an algorithm config, got {type(self.algorithm).__name__}")

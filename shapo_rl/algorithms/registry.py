@@ -127,7 +127,8 @@ def make_run_env(config: TrainConfig, *, num_envs: int, seed: int = 0,
     return make_env(config.env, num_envs=num_envs, seed=seed, normalize_obs=obs_normalizer is not None,
                     obs_normalizer=obs_normalizer, processes=processes, render_mode=render_mode,
                     transforms=env_transforms(config),
-                    keep_raw_obs=get_algorithm(config.algo).algorithm.keeps_raw_observation)
+                    keep_raw_obs=get_algorithm(config.algo).algorithm.keeps_raw_observation,
+                    backend=config.env_backend)
 
 
 def with_algorithm_defaults(config: TrainConfig) -> TrainConfig:
