@@ -5,13 +5,16 @@ and stores, per run, its arguments, its metrics.csv rows (timing columns aside) 
 actor and critic weights in ``tests/regression/data/<name>.pt`` (plain tensors and strings, read
 back with ``weights_only=True``). ``test_regression.py`` repeats the runs and requires them to be
 identical. Re-record only deliberately (a change of a default that changes learning), and say why
-in the commit: the data pin the behaviour of the code that recorded them, on this machine kind
-(float results of one-thread CPU kernels can differ on another CPU family).
+in the commit: the data pin the behaviour of the code that recorded them, on the CPU family that
+recorded them (:func:`cpu_family`, stored with each record): torch's CPU kernels pick their
+vector code by processor, and float32 results differ in their last bits from one family to
+another, so elsewhere the test can only require closeness.
 """
 
 from __future__ import annotations
 
 import csv
+import platform
 import sys
 import tempfile
 from pathlib import Path
@@ -35,6 +38,21 @@ RUNS = {f"{algo}-{task}-{variant}": ["--algo", algo, *TASKS[task], *VARIANTS[var
         for algo in ALGOS for task in TASKS for variant in VARIANTS}
 
 
+def cpu_family() -> str:
+    """The processor as float kernels see it: vendor, family and model numbers, and the vector
+    instruction set torch dispatches to."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        fields["model name"] = platform.processor()
+    parts = [fields.get(k, "?") for k in ("vendor_id", "cpu family", "model", "model name")]
+    return " / ".join([*parts, torch.backends.cpu.get_cpu_capability()])
+
+
 def train_run(args: list[str], out: Path) -> dict:
     """Train one run through the CLI; return its metrics rows and actor/critic tensors."""
     result = CliRunner().invoke(app, ["train", *args, "--out", str(out), "--no-progress"])
@@ -52,7 +70,7 @@ def main(names: list[str]) -> None:
     for name in names or RUNS:
         with tempfile.TemporaryDirectory() as tmp:
             record = train_run(RUNS[name], Path(tmp) / "run")
-        torch.save({"args": RUNS[name], **record}, DATA / f"{name}.pt")
+        torch.save({"args": RUNS[name], "cpu": cpu_family(), **record}, DATA / f"{name}.pt")
         print(f"recorded {name}: {len(record['metrics'])} epochs, {len(record['weights'])} tensors")
 
 
