@@ -36,18 +36,20 @@ class SimulatorBatch(EnvBase):
     """
 
     def __init__(self, spec: TaskSpec, num_envs: int, max_episode_steps: int, *, workers: int | None = None,
-                 processes: int = 1, render_mode: str | None = None, device: str = "cpu", backend: str = "fast"):
+                 processes: int = 1, render_mode: str | None = None, device: str = "cpu", backend: str = "fast",
+                 threads: int | None = None):
         super().__init__(batch_size=torch.Size([num_envs]), device=device)
         first = make_simulator(spec, max_episode_steps, render_mode)
         if workers is None:
             workers = default_workers(num_envs, processes) if is_heavy(first) else 0
         workers = max(0, min(workers, num_envs - 1))
         chunks = np.array_split(np.arange(num_envs), workers + 1)
-        self._local = make_slice(backend, spec, max_episode_steps, len(chunks[0]), render_mode, envs=[first])
+        self._local = make_slice(backend, spec, max_episode_steps, len(chunks[0]), render_mode, envs=[first],
+                                 threads=threads)
         self._remote: list[RemoteSlice] = []
         try:
             for chunk in chunks[1:]:
-                self._remote.append(RemoteSlice(backend, spec, max_episode_steps, len(chunk), render_mode))
+                self._remote.append(RemoteSlice(backend, spec, max_episode_steps, len(chunk), render_mode, threads))
         except BaseException:
             for remote in self._remote:
                 remote.close()

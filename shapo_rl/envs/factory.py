@@ -39,12 +39,12 @@ def make_rendering_simulator(task: str):
 
 def _base_env(spec: TaskSpec, num_envs: int, max_episode_steps: int, device: str,
               workers: int | None = None, processes: int = 1, render_mode: str | None = None,
-              backend: str = "fast") -> EnvBase:
+              backend: str = "fast", threads: int | None = None) -> EnvBase:
     """The simulator batch: ToyCMDP natively, every gym task as a :class:`SimulatorBatch`."""
     if spec.family == TOY:
         return ToyCMDP(num_envs, horizon=max_episode_steps, device=device)
     return SimulatorBatch(spec, num_envs, max_episode_steps, workers=workers, processes=processes,
-                          render_mode=render_mode, device=device, backend=backend)
+                          render_mode=render_mode, device=device, backend=backend, threads=threads)
 
 
 def _cost_transforms(family: str) -> list[Transform]:
@@ -73,6 +73,7 @@ def make_env(
     transforms: Sequence[Transform] = (),
     keep_raw_obs: bool = False,
     backend: str = "fast",
+    threads: int | None = None,
 ) -> TransformedEnv:
     """Build ``task`` as a TorchRL env of batch size ``[num_envs]``.
 
@@ -91,11 +92,11 @@ def make_env(
     own reward and cost. ``keep_raw_obs`` keeps a copy of the observation before normalisation
     under ``keys.RAW_OBSERVATION``. ``backend`` is who steps the simulators around their physics:
     ``"fast"`` (batched per task family) or ``"stock"`` (each env's own code), see
-    :mod:`shapo_rl.envs.batched`.
+    :mod:`shapo_rl.envs.batched`; ``threads`` how many threads step a fast slice's physics.
     """
     spec = get_task(task)
     steps = spec.max_episode_steps if max_episode_steps is None else max_episode_steps
-    base = _base_env(spec, num_envs, steps, str(device), workers, processes, render_mode, backend)
+    base = _base_env(spec, num_envs, steps, str(device), workers, processes, render_mode, backend, threads)
     stack = _cost_transforms(spec.family)
     doubles = [k for k, s in base.observation_spec.items(True, True) if s.dtype == torch.float64]
     doubles = [k for k in doubles if k != keys.COST]

@@ -11,11 +11,11 @@ from shapo_rl.envs.tasks import TaskSpec
 
 
 def _slice_worker(conn, backend: str, spec: TaskSpec, max_episode_steps: int, count: int,
-                  render_mode: str | None) -> None:
+                  render_mode: str | None, threads: int | None) -> None:
     """Serve ``("step", actions)``, ``("reset", requests)`` and ``("close", None)`` over ``conn``."""
     envs = None
     try:
-        envs = make_slice(backend, spec, max_episode_steps, count, render_mode)
+        envs = make_slice(backend, spec, max_episode_steps, count, render_mode, threads=threads)
         conn.send(("ok", None))
         while True:
             command, argument = conn.recv()
@@ -36,13 +36,15 @@ class RemoteSlice:
     """A slice (see :mod:`shapo_rl.envs.batched`) in a worker process; ``send`` then ``receive``
     each call."""
 
-    def __init__(self, backend: str, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None):
+    def __init__(self, backend: str, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None,
+                 threads: int | None = None):
         # fork: no re-import of the caller's main module (no ``__main__`` guard needed) and no
         # second start-up of torch; the worker runs only numpy and the simulator.
         context = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_slice_worker,
-                                       args=(child, backend, spec, max_episode_steps, count, render_mode), daemon=True)
+                                       args=(child, backend, spec, max_episode_steps, count, render_mode, threads),
+                                       daemon=True)
         self.process.start()
         child.close()
         self.receive()

@@ -39,12 +39,16 @@ def slice_class(backend: str, env, render_mode: str | None) -> type:
 
 
 def make_slice(backend: str, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None = None,
-               envs: list | None = None):
-    """``count`` envs of ``spec`` as one slice of ``backend`` (``envs``: some already built)."""
+               envs: list | None = None, threads: int | None = None):
+    """``count`` envs of ``spec`` as one slice of ``backend`` (``envs``: some already built).
+    ``threads``: how many threads step a fast slice's physics (None: its measured default); the
+    stock slice steps in the calling thread."""
     from shapo_rl.envs.simulator import make_simulator
 
     envs = list(envs or [])
     if not envs:
         envs.append(make_simulator(spec, max_episode_steps, render_mode))
     cls = slice_class(backend, envs[0], render_mode)
-    return cls(spec, max_episode_steps, count, render_mode, envs=envs)
+    if cls is StockSlice:
+        return cls(spec, max_episode_steps, count, render_mode, envs=envs)
+    return cls(spec, max_episode_steps, count, render_mode, envs=envs, threads=threads)
