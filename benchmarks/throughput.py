@@ -1,29 +1,33 @@
-"""Throughput of the simulator, of our collection stack and of end-to-end TRPO-Lag training.
+"""Throughput against the limit the simulator sets: every figure of a task as a ratio to its physics.
 
-For each task, in one process:
+For each task, in one run on one machine (the machines here are shared and noisy: compare the
+ratios of one run, never figures of two runs):
 
-* raw       -- ``safety_gymnasium.make`` alone, random actions, one core (the ceiling), measured
-               two ways: with the stock reset (the world recompiled with its 191 MB skybox) and
-               with the skybox-free reset the training uses (``shapo_rl.envs.skybox``). This
-               machine's speed drifts by +-20% within a minute (the same seeded 5,000 Hopper steps
-               measured 2,680-3,860 steps/s in a row), so raw is measured before collection,
-               between collection and training, and after training; the median is the ratio's
-               denominator and the range is printed;
-* collect   -- our env stack with the default batching, through the same rollout collector the
-               training uses (``RolloutDataModule``), with a freshly initialised policy;
-* train     -- ``shapo_rl.training.train`` of TRPO-Lag with defaults (20,000-step epochs),
-               progress off: total env steps / wall time of ``train()``;
-* ratios    -- train / raw with the stock reset and train / raw with the skybox-free reset;
-* update s  -- mean actor + critic update seconds per training epoch (from its metrics.csv);
-* tree MiB  -- peak memory of the whole process tree (this process and its simulator workers)
-               during training: the sum of PSS (shared pages split between the processes), and
-               of RSS (an upper bound) in brackets;
-* layouts   -- with ``--layouts``: env steps/s of 20 envs stepped with random actions through
-               ``make_env`` with 0 and 1 simulator worker processes (in-process vs a worker).
+* physics    -- ``mujoco.mj_step(model, data, nstep=frame_skip)`` alone on the task's own model
+                and data, uniform random controls, one core: the ceiling of one core. Measured
+                before and after the other figures; the median of the two is every ratio's
+                denominator.
+* stock raw  -- the task's own env, one env, random actions, resets at episode ends
+                (skybox-free, as training resets), one core;
+* fast 1c    -- the fast backend's slice of ``--num-envs`` envs (numpy in and out, no TorchRL),
+                random actions, resets of the envs whose episode ended, one physics thread;
+* fast all   -- the same with the default layout of this machine (its physics threads);
+* train      -- ``shapo-rl train --algo trpo-lag`` with defaults (``--epochs`` epochs of
+                ``--steps-per-epoch`` steps) in a subprocess: env steps / the epochs' summed
+                ``epoch_seconds`` (start-up, about 3 s of imports and env build, aside), with the
+                epoch's split into collection, actor and critic seconds (from metrics.csv);
+* stock tr.  -- the same training with ``--set env_backend=stock``;
+* shapo      -- the same training with SHAPO (Fisher, radius 1e-5) and critic SAM: its time per
+                epoch over vanilla's, and the update's share of its epoch;
+* tree MiB   -- peak PSS (shared pages split between processes) of the default training's whole
+                process tree (its simulator workers included), RSS in brackets;
+* reference  -- with ``--reference-python PATH``: the reference library's TRPOLag, same task,
+                steps and epochs, one env, run by that interpreter (``reference_trpolag.py``);
+* before     -- with ``--before CHECKOUT``: the default training of another checkout of this
+                project (an earlier commit, in the same environment), for before/after tables.
 
-    python benchmarks/throughput.py                       # four tasks, 2 epochs of 20,000 steps
-    python benchmarks/throughput.py --epochs 1 --steps-per-epoch 4000 --raw-steps 2000 \
-        --collect-steps 4000 --tasks SafetyHopperVelocity-v1     # about a minute
+    python benchmarks/throughput.py                       # five tasks, 2 epochs of 20,000 steps
+    python benchmarks/throughput.py --tasks SafetyHopperVelocity-v1 --epochs 1 --skip stock shapo
 """
 
 from __future__ import annotations
@@ -31,98 +35,142 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import logging
+import json
 import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
-import warnings
-from dataclasses import replace
 from pathlib import Path
 
+import mujoco
 import numpy as np
-import torch
 
-# Imported before any thread setting, as the command line does: torch's thread count at import
-# time is what TorchRL's batched envs restore when they close.
 from tree_memory import PeakTreeMemory  # this directory, first on the path when run as a script
-from shapo_rl.config import TrainConfig
-from shapo_rl.envs import make_env
-from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
+from shapo_rl.envs.batched import make_slice
+from shapo_rl.envs.registry import get_task
+from shapo_rl.envs.simulator import make_simulator
 from shapo_rl.envs.skybox import without_skybox
-from shapo_rl.rollout.datamodule import RolloutDataModule
-from shapo_rl.checkpoints import build_module
-from shapo_rl.training import resolve, train
 
-TASKS = ("SafetyPointGoal1-v0", "SafetyCarGoal1-v0", "SafetyPointButton1-v0", "SafetyHopperVelocity-v1")
+TASKS = ("SafetyPointGoal1-v0", "SafetyCarGoal1-v0", "SafetyPointButton1-v0", "SafetyHopperVelocity-v1",
+         "Walker2d-v4")
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
-def raw_steps_per_second(task: str, steps: int, seed: int = 0, skybox: bool = True) -> float:
-    """Step the bare simulator with uniform random actions (resetting at episode ends), its
-    resets compiling the stock world (``skybox``) or the skybox-free one."""
-    safety_gymnasium = import_safety_gymnasium()
-    env = safety_gymnasium.make(task)
-    sky = contextlib.nullcontext if skybox else without_skybox
-    with sky():
+def _physics_handles(env) -> tuple[mujoco.MjModel, mujoco.MjData, int]:
+    """The model, data and frame skip of a built and reset env (safety-gymnasium builder or gym MuJoCo)."""
+    unwrapped = env.unwrapped
+    if hasattr(unwrapped, "task"):  # a safety-gymnasium builder task: its frame skip is binomial(n, p = 1)
+        return unwrapped.task.model, unwrapped.task.data, unwrapped.task.sim_conf.frameskip_binom_n
+    return unwrapped.model, unwrapped.data, unwrapped.frame_skip
+
+
+def physics_steps_per_second(task: str, steps: int, seed: int = 0) -> float:
+    """Env steps/s of ``mj_step`` alone on one env's model, random controls in the control range,
+    the state restored to the reset state every 1,000 steps (an episode)."""
+    spec = get_task(task)
+    env = make_simulator(spec, spec.max_episode_steps, None)
+    with without_skybox():
+        env.reset(seed=seed)
+    model, data, frame_skip = _physics_handles(env)
+    low, high = model.actuator_ctrlrange.T
+    rng = np.random.default_rng(seed)
+    controls = rng.uniform(low, high, size=(1000, model.nu))
+    qpos, qvel = data.qpos.copy(), data.qvel.copy()
+    start = time.perf_counter()
+    for t in range(steps):
+        if t % 1000 == 0:
+            data.qpos[:], data.qvel[:] = qpos, qvel
+            mujoco.mj_forward(model, data)
+        data.ctrl[:] = controls[t % 1000]
+        mujoco.mj_step(model, data, nstep=frame_skip)
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps / elapsed
+
+
+def stock_steps_per_second(task: str, steps: int, seed: int = 0) -> float:
+    """One env of ``task``, its own ``step``, random actions, skybox-free resets at episode ends."""
+    spec = get_task(task)
+    env = make_simulator(spec, spec.max_episode_steps, None)
+    with without_skybox():
         env.reset(seed=seed)
     env.action_space.seed(seed)
     start = time.perf_counter()
     for _ in range(steps):
-        _, _, _, terminated, truncated, _ = env.step(env.action_space.sample())
-        if terminated or truncated:
-            with sky():
+        out = env.step(env.action_space.sample())
+        if out[-3] or out[-2]:  # terminated or truncated, in 5- and 6-tuples alike
+            with without_skybox():
                 env.reset()
     elapsed = time.perf_counter() - start
     env.close()
     return steps / elapsed
 
 
-def layout_steps_per_second(task: str, workers: int, steps: int, num_envs: int = 20, seed: int = 0) -> float:
-    """Env steps/s of ``num_envs`` envs of ``task`` through ``make_env`` with ``workers`` simulator
-    worker processes, random actions, resets included (``steps`` env steps in all)."""
-    env = make_env(task, num_envs=num_envs, seed=seed, workers=workers)
-    generator = torch.Generator().manual_seed(seed)
+def slice_steps_per_second(task: str, steps: int, num_envs: int, threads: int | None,
+                           seed: int = 0) -> tuple[float, str]:
+    """Env steps/s of a fast slice of ``num_envs`` envs (random actions, resets of ended envs) and
+    the name of the slice class that stepped them."""
+    spec = get_task(task)
+    envs = make_slice("fast", spec, spec.max_episode_steps, num_envs, threads=threads)
     try:
-        td = env.reset()
+        _, action_space = envs.spaces()
+        rng = np.random.default_rng(seed)
+        envs.reset([(j, seed + j) for j in range(num_envs)])
+        batches = max(1, steps // num_envs)
+        low, high = action_space.low, action_space.high
         start = time.perf_counter()
-        for _ in range(steps // num_envs):
-            td["action"] = torch.rand(env.action_spec.shape, generator=generator) * 2 - 1
-            _, td = env.step_and_maybe_reset(td)
-        return steps // num_envs * num_envs / (time.perf_counter() - start)
-    finally:
-        env.close()
-
-
-def collection_steps_per_second(config: TrainConfig, steps: int) -> float:
-    """One rollout of ``steps`` env steps through the training's data module and collector,
-    with one torch thread (what ``train`` asks for)."""
-    torch.set_num_threads(1)
-    config = resolve(replace(config, steps_per_epoch=steps, steps=steps))
-    module = build_module(config)
-    data = RolloutDataModule(config, module.policy, module.obs_normalizer)
-    data.setup("fit")
-    try:
-        rollouts = iter(data.source.collector)
-        data.reseed(0)
-        start = time.perf_counter()
-        batch = next(rollouts)
+        for _ in range(batches):
+            *_, terminated, truncated = envs.step(rng.uniform(low, high, size=(num_envs, *low.shape)))
+            ended = np.flatnonzero(terminated | truncated)
+            if ended.size:
+                envs.reset([(int(j), None) for j in ended])
         elapsed = time.perf_counter() - start
     finally:
-        data.teardown("fit")
-    return batch.numel() / elapsed
+        envs.close()
+    return batches * num_envs / elapsed, type(envs).__name__
 
 
-def training_steps_per_second(config: TrainConfig) -> tuple[float, float, tuple[float, float]]:
-    """End to end: env steps of the whole run / wall time of ``train()``, the mean update time
-    (actor + critics) per epoch in seconds, from the run's metrics.csv, and the peak (RSS, PSS)
-    MiB of this process tree meanwhile."""
-    with tempfile.TemporaryDirectory(prefix="shapo-bench-") as run_dir, PeakTreeMemory() as memory:
-        start = time.perf_counter()
-        train(config, Path(run_dir), progress=False, accelerator="cpu")
-        elapsed = time.perf_counter() - start
-        with open(Path(run_dir) / "metrics.csv") as f:
-            rows = list(csv.DictReader(f))
-    update = np.mean([float(r["actor_seconds"]) + float(r["critic_seconds"]) for r in rows])
-    return config.steps / elapsed, float(update), memory.peak
+def _metrics(run: Path) -> list[dict[str, float]]:
+    with (run / "metrics.csv").open() as f:
+        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+
+
+def training(task: str, epochs: int, steps_per_epoch: int, seed: int, extra: list[str],
+             checkout: Path = ROOT) -> dict[str, float]:
+    """Train trpo-lag on ``task`` in a subprocess (the project at ``checkout``); its speed, its
+    mean per-epoch split and the peak memory of its process tree."""
+    with tempfile.TemporaryDirectory(prefix="shapo-bench-") as tmp:
+        run = Path(tmp) / "run"
+        command = [sys.executable, "-m", "cli.app", "train", "--algo", "trpo-lag", "--env", task,
+                   "--steps", str(epochs * steps_per_epoch), "--steps-per-epoch", str(steps_per_epoch),
+                   "--seed", str(seed), "--out", str(run), "--no-progress", *extra]
+        environ = {**os.environ, "PYTHONPATH": str(checkout)}
+        process = subprocess.Popen(command, cwd=checkout, env=environ, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, text=True)
+        with PeakTreeMemory(process.pid) as memory:
+            _, err = process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"training {task} failed: {err.strip().splitlines()[-1] if err.strip() else ''}")
+        rows = _metrics(run)
+    seconds = sum(r["epoch_seconds"] for r in rows)
+    actor = statistics.fmean(r["actor_seconds"] for r in rows)
+    critics = statistics.fmean(r["critic_seconds"] for r in rows)
+    epoch = seconds / len(rows)
+    return {"steps_per_second": epochs * steps_per_epoch / seconds, "epoch": epoch, "actor": actor,
+            "critics": critics, "collection": epoch - actor - critics, "rss": memory.peak[0], "pss": memory.peak[1]}
+
+
+def reference_steps_per_second(python: str, task: str, epochs: int, steps_per_epoch: int, seed: int) -> float:
+    """The reference library's TRPOLag in its own environment (``reference_trpolag.py``)."""
+    command = [python, str(HERE / "reference_trpolag.py"), "--task", task, "--steps", str(epochs * steps_per_epoch),
+               "--steps-per-epoch", str(steps_per_epoch), "--seed", str(seed)]
+    out = subprocess.run(command, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"the reference run on {task} failed: {out.stderr.strip().splitlines()[-1:]}")
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["steps_per_second"])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -130,62 +178,78 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
     parser.add_argument("--epochs", type=int, default=2, help="training epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=20_000)
-    parser.add_argument("--raw-steps", type=int, default=5_000)
-    parser.add_argument("--collect-steps", type=int, default=20_000)
-    parser.add_argument("--num-envs", type=int, default=None, help="override the default batching")
+    parser.add_argument("--raw-steps", type=int, default=10_000, help="env steps of each raw figure")
+    parser.add_argument("--num-envs", type=int, default=20, help="envs of the fast slice")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["raw", "collect", "train"])
-    parser.add_argument("--layouts", type=int, default=0, metavar="STEPS",
-                        help="also compare 0 and 1 simulator workers over this many env steps per task")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["stock", "fast", "train", "shapo"],
+                        help="figures to leave out ('stock' drops both stock raw and stock training)")
+    parser.add_argument("--reference-python", help="a Python with the reference library installed")
+    parser.add_argument("--before", type=Path, help="another checkout of this project to train beside")
     args = parser.parse_args(argv)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
-
+    nan = float("nan")
     load = os.getloadavg()
     print(f"# {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
-          f"torch {torch.__version__}, {args.epochs} x {args.steps_per_epoch} training steps", flush=True)
-    header = (f"{'task':<26}{'raw stock/s':>12}{'range':>11}{'raw no-sky/s':>13}{'range':>11}{'collect/s':>10}"
-              f"{'train/s':>9}{'train/stock':>12}{'train/no-sky':>13}{'update s':>9}{'tree PSS (RSS) MiB':>20}")
-    rows = []
-    nan = float("nan")
+          f"{args.epochs} x {args.steps_per_epoch} training steps; ratios are to physics alone", flush=True)
+    table = []
     for task in args.tasks:
-        config = resolve(TrainConfig(algo="trpo-lag", env=task, steps=args.epochs * args.steps_per_epoch,
-                                     steps_per_epoch=args.steps_per_epoch, num_envs=args.num_envs, seed=args.seed))
-        raws: dict[bool, list[float]] = {True: [], False: []}
+        def say(what: str) -> None:
+            print(f"  {task}: {what}", flush=True)
 
-        def measure_raw() -> None:
-            if "raw" not in args.skip:
-                for skybox in (True, False):
-                    raws[skybox].append(raw_steps_per_second(task, args.raw_steps, args.seed, skybox=skybox))
-                print(f"  {task}: raw {raws[True][-1]:.0f} steps/s stock, {raws[False][-1]:.0f} skybox-free",
-                      flush=True)
-
-        measure_raw()
-        collect = collection_steps_per_second(config, args.collect_steps) if "collect" not in args.skip else nan
-        print(f"  {task}: collection {collect:.0f} steps/s (num_envs {config.num_envs})", flush=True)
-        measure_raw()
-        torch.manual_seed(args.seed)
-        np.random.seed(args.seed)
-        trained, update, memory = (training_steps_per_second(config) if "train" not in args.skip
-                                   else (nan, nan, (nan, nan)))
-        print(f"  {task}: training {trained:.0f} steps/s, update {update:.2f} s per epoch, "
-              f"tree PSS {memory[1]:.0f} MiB (RSS {memory[0]:.0f})", flush=True)
-        measure_raw()
-        if args.layouts:
-            for workers in (0, 1):
-                rate = layout_steps_per_second(task, workers, args.layouts, seed=args.seed)
-                print(f"  {task}: layout, 20 envs with {workers} worker(s): {rate:.0f} env steps/s", flush=True)
-        raw = {k: (float(np.median(v)), min(v), max(v)) if v else (nan, nan, nan) for k, v in raws.items()}
-        rows.append((task, raw[True], raw[False], collect, trained, update, memory))
+        physics = [physics_steps_per_second(task, args.raw_steps, args.seed)]
+        say(f"physics {physics[0]:.0f} env steps/s")
+        row: dict[str, float | str] = {"task": task}
+        if "stock" not in args.skip:
+            row["stock raw"] = stock_steps_per_second(task, args.raw_steps, args.seed)
+            say(f"stock raw {row['stock raw']:.0f}")
+        if "fast" not in args.skip:
+            row["fast 1c"], name = slice_steps_per_second(task, args.raw_steps, args.num_envs, 1, args.seed)
+            row["fast all"], _ = slice_steps_per_second(task, args.raw_steps, args.num_envs, None, args.seed)
+            say(f"{name}: fast raw {row['fast 1c']:.0f} on one core, {row['fast all']:.0f} with the default layout")
+        if "train" not in args.skip:
+            fast = training(task, args.epochs, args.steps_per_epoch, args.seed, [])
+            row.update({"train": fast["steps_per_second"], "pss": fast["pss"], "rss": fast["rss"]})
+            say(f"train {fast['steps_per_second']:.0f} steps/s; per epoch {fast['collection']:.2f} s collection, "
+                f"{fast['actor']:.2f} s actor, {fast['critics']:.2f} s critics; tree PSS {fast['pss']:.0f} MiB")
+            if "stock" not in args.skip:
+                stock = training(task, args.epochs, args.steps_per_epoch, args.seed, ["--set", "env_backend=stock"])
+                row["stock train"] = stock["steps_per_second"]
+                say(f"stock train {stock['steps_per_second']:.0f}; per epoch {stock['collection']:.2f} s collection")
+            if "shapo" not in args.skip:
+                shapo = training(task, args.epochs, args.steps_per_epoch, args.seed,
+                                 ["--shapo", "fisher", "--shapo-radius", "1e-5", "--critic-sam"])
+                row["shapo x"] = shapo["epoch"] / fast["epoch"]
+                row["shapo update share"] = (shapo["actor"] + shapo["critics"]) / shapo["epoch"]
+                say(f"SHAPO + critic SAM: {row['shapo x']:.2f}x vanilla's epoch; update {shapo['actor']:.2f} s actor, "
+                    f"{shapo['critics']:.2f} s critics, {row['shapo update share']:.0%} of its epoch")
+            if args.before:
+                before = training(task, args.epochs, args.steps_per_epoch, args.seed, [], checkout=args.before)
+                row["before train"] = before["steps_per_second"]
+                say(f"before: train {before['steps_per_second']:.0f}; per epoch {before['collection']:.2f} s "
+                    f"collection, {before['actor']:.2f} s actor, {before['critics']:.2f} s critics")
+        if args.reference_python:
+            row["reference"] = reference_steps_per_second(args.reference_python, task, args.epochs,
+                                                          args.steps_per_epoch, args.seed)
+            say(f"reference TRPOLag {row['reference']:.0f} steps/s")
+        physics.append(physics_steps_per_second(task, args.raw_steps, args.seed))
+        row["physics"] = statistics.median(physics)
+        say(f"physics again {physics[1]:.0f}")
+        table.append(row)
 
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(header)
-    for task, stock, free, collect, trained, update, (rss, pss) in rows:
-        print(f"{task:<26}{stock[0]:>12.0f}{f'{stock[1]:.0f}-{stock[2]:.0f}':>11}{free[0]:>13.0f}"
-              f"{f'{free[1]:.0f}-{free[2]:.0f}':>11}{collect:>10.0f}{trained:>9.0f}{trained / stock[0]:>12.2f}"
-              f"{trained / free[0]:>13.2f}{update:>9.2f}{f'{pss:.0f} ({rss:.0f})':>20}")
+    columns = ["stock raw", "fast 1c", "fast all", "train", "stock train", "before train", "reference"]
+    present = [c for c in columns if any(c in row for row in table)]
+    print(f"{'task':<26}{'physics/s':>10}" + "".join(f"{c:>13}" for c in present)
+          + f"{'shapo x':>9}{'upd share':>10}{'tree PSS (RSS) MiB':>20}")
+    for row in table:
+        cells = "".join(f"{row[c] / row['physics']:>6.2f} {row[c]:>6.0f}" if c in row else f"{'':>13}"
+                        for c in present)
+        memory = f"{row['pss']:.0f} ({row['rss']:.0f})" if "pss" in row else ""
+        print(f"{row['task']:<26}{row['physics']:>10.0f}{cells}{row.get('shapo x', nan):>9.2f}"
+              f"{row.get('shapo update share', nan):>10.0%}{memory:>20}")
+    print("# each column: ratio to physics alone, then env steps/s")
 
 
 if __name__ == "__main__":
-    main()
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
