@@ -55,3 +55,40 @@ def test_state_dict_round_trip_into_an_unshaped_normaliser() -> None:
     assert find_observation_normalizer(restored) is fresh
     assert torch.equal(fresh.normalize(obs), find_observation_normalizer(env).normalize(obs))  # type: ignore[union-attr]
     assert restored.reset()[keys.OBSERVATION].dtype == torch.float32
+
+
+def _torch_reference(batches, eps, floor, clip):
+    """The normaliser's definition in float64 torch operations: Chan et al.'s merge of each batch's
+    mean and M2 into the running ones, then clip((x - mean) / max(sqrt(M2 / n + eps), floor))."""
+    count, mean, m2 = torch.zeros((), dtype=torch.float64), 0.0, 0.0
+    outs = []
+    for x in batches:
+        b = x.to(torch.float64)
+        n = b.shape[0]
+        if n:
+            bm = b.mean(0)
+            bm2 = ((b - bm) ** 2).sum(0)
+            total = count + n
+            delta = bm - mean
+            mean, m2, count = mean + delta * n / total, m2 + (bm2 + delta**2 * count * n / total), total
+        std = torch.sqrt((m2 / count if count != 0 else torch.ones_like(b[0])) + eps).clamp_min(floor)
+        outs.append(((b - mean) / std).clamp(-clip, clip).to(torch.float32))
+    return count, mean, m2, outs
+
+
+def test_numpy_arithmetic_repeats_the_torch_definition_bit_for_bit() -> None:
+    """The CPU path computes in numpy; its statistics and outputs are the float64 torch
+    operations' exactly, over batches of every size a partial reset makes (empty ones included)."""
+    gen = torch.Generator().manual_seed(3)
+    sizes = [20, 1, 0, 7, 20, 3, 20, 20, 13, 2]
+    batches = [torch.randn(n, 60, generator=gen) * torch.logspace(-3, 2, 60) + 0.5 for n in sizes * 5]
+    norm = ObservationNormalizer(60, clip=5.0, std_floor=1e-2)
+    outs = []
+    for x in batches:
+        norm.update(x)
+        outs.append(norm.normalize(x))
+    count, mean, m2, expected = _torch_reference(batches, norm.eps, 1e-2, 5.0)
+    assert norm.count.item() == count.item()
+    assert torch.equal(norm.mean, mean) and torch.equal(norm.m2, m2)
+    for out, ref in zip(outs, expected):
+        assert torch.equal(out, ref)

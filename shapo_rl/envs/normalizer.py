@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import TensorSpec, Unbounded
@@ -80,18 +81,34 @@ class ObservationNormalizer(Transform):
             self._initialized = True
 
     def update(self, x: torch.Tensor) -> None:
-        """Fold a batch ``x`` of shape ``[..., *obs_shape]`` into the running statistics."""
+        """Fold a batch ``x`` of shape ``[..., *obs_shape]`` into the running statistics.
+
+        On the CPU the arithmetic runs in numpy on views of the buffers (a step's dozen small
+        float64 operations cost a few microseconds each there, against about ten in torch), with
+        the same IEEE operations in the same order; the column sums stay torch's, whose
+        summation order numpy's does not repeat."""
         self._lazy_init(x.shape[-1:])  # unknown shape: assume a flat observation vector
-        batch = x.detach().to(torch.float64).reshape(-1, *self.mean.shape)
+        if x.device.type != "cpu":
+            self._update(x.detach().to(torch.float64).reshape(-1, *self.mean.shape), torch)
+            return
+        self._update(x.detach().numpy().astype(np.float64).reshape(-1, *self.mean.shape), np)
+
+    def _update(self, batch, xp) -> None:
         n = batch.shape[0]
         if n == 0:
             return
-        batch_mean = batch.mean(0)
-        batch_m2 = ((batch - batch_mean) ** 2).sum(0)
-        count, mean, m2 = merge_moments(self.count, self.mean, self.m2, n, batch_mean, batch_m2)
-        self.mean.copy_(mean)
-        self.m2.copy_(m2)
-        self.count.copy_(count)
+        if xp is torch:
+            batch_mean = batch.mean(0)
+            batch_m2 = ((batch - batch_mean) ** 2).sum(0)
+            for buffer, value in zip((self.count, self.mean, self.m2),
+                                     merge_moments(self.count, self.mean, self.m2, n, batch_mean, batch_m2)):
+                buffer.copy_(value)
+            return
+        views = count, mean, m2 = self.count.numpy(), self.mean.numpy(), self.m2.numpy()
+        batch_mean = np.add.reduce(batch, 0) / n  # numpy's and torch's mean alike
+        batch_m2 = torch.from_numpy((batch - batch_mean) ** 2).sum(0).numpy()
+        for view, value in zip(views, merge_moments(count, mean, m2, n, batch_mean, batch_m2)):
+            view[...] = value
 
     @property
     def std(self) -> torch.Tensor:
@@ -99,9 +116,18 @@ class ObservationNormalizer(Transform):
         return std.clamp_min(self.std_floor) if self.std_floor > 0 else std
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Normalise ``x`` with the current statistics (no update)."""
-        out = (x.to(torch.float64) - self.mean) / self.std
-        return out.clamp(-self.clip, self.clip).to(torch.float32)
+        """Normalise ``x`` with the current statistics (no update); in numpy on the CPU, as
+        :meth:`update`, with the same operations."""
+        if x.device.type != "cpu" or x.requires_grad:
+            out = (x.to(torch.float64) - self.mean) / self.std
+            return out.clamp(-self.clip, self.clip).to(torch.float32)
+        count, mean, m2 = self.count.numpy(), self.mean.numpy(), self.m2.numpy()
+        std = np.sqrt((m2 / count if count != 0 else np.ones_like(m2)) + self.eps)
+        if self.std_floor > 0:
+            std = np.maximum(std, self.std_floor)
+        out = (x.numpy().astype(np.float64) - mean) / std
+        # np.minimum(np.maximum(...)) is torch's clamp (NaN kept) at a fifth of np.clip's cost
+        return torch.from_numpy(np.minimum(np.maximum(out, -self.clip), self.clip).astype(np.float32))
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """The raw observation behind a normalised one, ``x std + mean`` (exact unless it was clipped)."""
