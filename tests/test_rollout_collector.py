@@ -86,3 +86,20 @@ def test_frames_must_fill_whole_env_steps() -> None:
     with pytest.raises(ValueError, match="multiple of the number of envs"):
         RolloutCollector(env, GaussianPolicy(2, 1, (8,)), 10)
     env.close()
+
+
+def test_policy_sample_is_the_distributions_rsample_and_log_prob_bit_for_bit() -> None:
+    from shapo_rl.models import GaussianPolicy
+
+    torch.manual_seed(0)
+    policy = GaussianPolicy(5, 3, (8,), init_log_std=-0.3)
+    obs = torch.randn(7, 5)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        action, log_prob, loc, scale = policy.sample(obs)
+        torch.manual_seed(1)
+        dist = policy.distribution(obs)
+        expected = dist.rsample()
+        assert torch.equal(action, expected) and torch.equal(log_prob, dist.log_prob(expected))
+        assert torch.equal(loc, dist.base_dist.loc) and torch.equal(scale, dist.base_dist.scale)
+        assert log_prob.shape == (7,)

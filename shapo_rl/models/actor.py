@@ -7,6 +7,7 @@ env stack clips it to the action bounds before the simulator sees it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -42,6 +43,16 @@ class GaussianPolicy(nn.Module):
         measurable share of a collection step)."""
         loc, scale = self(observation)
         return Independent(Normal(loc, scale, validate_args=False), 1, validate_args=False)
+
+    def sample(self, observation: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """``(a, log pi(a|s), mu, sigma)`` with ``a = mu + sigma eps``, ``eps ~ N(0, I)``: the
+        operations (and random numbers) of ``distribution(s).rsample()`` and ``.log_prob(a)``,
+        ``log N(a; mu, sigma) = sum_i -(a_i - mu_i)^2 / (2 sigma_i^2) - log sigma_i - log sqrt(2 pi)``,
+        without building the distribution objects (a measurable share of a collection step)."""
+        loc, scale = self(observation)
+        action = loc + torch.empty_like(loc).normal_() * scale
+        log_prob = -((action - loc) ** 2) / (2 * scale**2) - scale.log() - math.log(math.sqrt(2 * math.pi))
+        return action, log_prob.sum(-1), loc, scale
 
 
 def make_collection_policy(policy: GaussianPolicy) -> ProbabilisticActor:

@@ -62,10 +62,8 @@ class RolloutCollector:
         current = env.reset()
         steps = []
         for t in range(self.steps):
-            dist = policy.distribution(current[keys.OBSERVATION].to(policy_device))
-            action = dist.rsample()
-            sampled = {keys.LOC: dist.base_dist.loc, keys.SCALE: dist.base_dist.scale, keys.ACTION: action,
-                       keys.ACTION_LOG_PROB: dist.log_prob(action)}
+            action, log_prob, loc, scale = policy.sample(current[keys.OBSERVATION].to(policy_device))
+            sampled = {keys.LOC: loc, keys.SCALE: scale, keys.ACTION: action, keys.ACTION_LOG_PROB: log_prob}
             current.update({key: value.to(env.device) for key, value in sampled.items()})
             following = env._step(current)
             current.set("next", following)
