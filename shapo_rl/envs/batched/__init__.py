@@ -49,6 +49,5 @@ def make_slice(backend: str, spec: TaskSpec, max_episode_steps: int, count: int,
     if not envs:
         envs.append(make_simulator(spec, max_episode_steps, render_mode))
     cls = slice_class(backend, envs[0], render_mode)
-    if cls is StockSlice:
-        return cls(spec, max_episode_steps, count, render_mode, envs=envs)
-    return cls(spec, max_episode_steps, count, render_mode, envs=envs, threads=threads)
+    layout = {} if cls is StockSlice or threads is None else {"threads": threads}
+    return cls(spec, max_episode_steps, count, render_mode, envs=envs, **layout)
