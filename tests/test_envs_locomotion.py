@@ -141,15 +141,13 @@ def test_health_rules_at_their_bounds(task: str) -> None:
             state = np.concatenate((base_qpos, base_qvel))
             state[i] = value
             states.append(state)
-    states = np.array(states)
-    qpos, qvel = states[:, :len(base_qpos)], states[:, len(base_qpos):]
     expected = []
-    for p, v in zip(qpos, qvel):
-        task_env.data.qpos[:], task_env.data.qvel[:] = p, v
+    for state in states:
+        task_env.data.qpos[:], task_env.data.qvel[:] = state[:len(base_qpos)], state[len(base_qpos):]
         expected.append(bool(task_env.is_healthy))
     env.close()
     assert 0 < sum(expected) < len(expected)
-    assert rule.healthy(task_env, qpos, qvel).tolist() == expected
+    assert rule.healthy(task_env, np.array(states)).tolist() == expected
 
 
 def test_speed_cost_squares_as_numpy_scalars() -> None:

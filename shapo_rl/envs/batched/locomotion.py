@@ -38,28 +38,26 @@ from shapo_rl.envs.tasks import TaskSpec
 DEFAULT_THREADS = 1
 
 
-def _hopper_healthy(env, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+def _hopper_healthy(env, state: np.ndarray) -> np.ndarray:
     """``HopperEnv.is_healthy``: state (all but x and z) and z and angle strictly in range."""
-    state = np.concatenate((qpos, qvel), axis=1)[:, 2:]
     (low, high), (min_z, max_z), (min_angle, max_angle) = (
         env._healthy_state_range, env._healthy_z_range, env._healthy_angle_range)
-    z, angle = qpos[:, 1], qpos[:, 2]
-    return (np.all((low < state) & (state < high), axis=1) & (min_z < z) & (z < max_z)
+    rest, z, angle = state[:, 2:], state[:, 1], state[:, 2]
+    return (np.all((low < rest) & (rest < high), axis=1) & (min_z < z) & (z < max_z)
             & (min_angle < angle) & (angle < max_angle))
 
 
-def _walker_healthy(env, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+def _walker_healthy(env, state: np.ndarray) -> np.ndarray:
     """``Walker2dEnv.is_healthy``: z and angle strictly in range."""
     (min_z, max_z), (min_angle, max_angle) = env._healthy_z_range, env._healthy_angle_range
-    z, angle = qpos[:, 1], qpos[:, 2]
+    z, angle = state[:, 1], state[:, 2]
     return (min_z < z) & (z < max_z) & (min_angle < angle) & (angle < max_angle)
 
 
-def _ant_healthy(env, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+def _ant_healthy(env, state: np.ndarray) -> np.ndarray:
     """``AntEnv.is_healthy``: a finite state and the torso's z within the range, bounds included."""
     min_z, max_z = env._healthy_z_range
-    finite = np.isfinite(qpos).all(axis=1) & np.isfinite(qvel).all(axis=1)
-    return finite & (min_z <= qpos[:, 2]) & (qpos[:, 2] <= max_z)
+    return np.isfinite(state).all(axis=1) & (min_z <= state[:, 2]) & (state[:, 2] <= max_z)
 
 
 def _forward_velocity_cost(velocity: np.ndarray, threshold: float) -> np.ndarray:
@@ -81,8 +79,8 @@ class TaskRule:
             current positions.
         velocity_clip: bound of ``qvel`` in its observation (clipped to ``[-bound, bound]``), if any.
         torso_position: its velocity is that of the torso body's ``xpos`` (else of ``qpos[:2]``).
-        healthy: its ``is_healthy`` over stacked ``qpos``/``qvel`` (the env gives the ranges);
-            None: it never terminates and has no healthy reward.
+        healthy: its ``is_healthy`` over the stacked ``state_vector()`` (``qpos`` then ``qvel``;
+            the env gives the ranges); None: it never terminates and has no healthy reward.
         cost: its safety cost from the ``[k, 2]`` x-y velocity and the env's threshold; None:
             no cost of its own.
     """
@@ -156,8 +154,9 @@ class LocomotionSlice(StockSlice):
         self._dropped = self._rule.dropped if first._exclude_current_positions_from_observation else 0
         self._elapsed = np.zeros(count, dtype=np.int64)
         self._was_reset = np.zeros(count, dtype=bool)
-        self._qpos = np.empty((count, first.model.nq))
-        self._qvel = np.empty((count, first.model.nv))
+        self._actions_shape = (count, *self.envs[0].action_space.shape)
+        self._nq = first.model.nq
+        self._state = np.empty((count, first.model.nq + first.model.nv))  # each env's state_vector()
         self._before = np.empty((count, 2))
         self._after = np.empty((count, 2))
         self._chunks = [chunk for chunk in np.array_split(np.arange(count), max(1, min(threads, count))) if len(chunk)]
@@ -193,16 +192,15 @@ class LocomotionSlice(StockSlice):
             mujoco.mj_step(model, data, nstep=self._frame_skip)
             mujoco.mj_rnePostConstraint(model, data)
             self._after[j] = self._position(data)
-            self._qpos[j] = data.qpos
-            self._qvel[j] = data.qvel
+            self._state[j, :self._nq] = data.qpos
+            self._state[j, self._nq:] = data.qvel
 
     def step_exact(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
         """Step env ``j`` with ``actions[j]``: float64 observations, rewards and costs, terminated
         and truncated, each as the stock step and its ``TimeLimit`` give them."""
         actions = np.asarray(actions, dtype=np.float64)
-        if actions.shape != (len(self.envs), *self.envs[0].action_space.shape):
-            raise ValueError(f"expected actions of shape {(len(self.envs), *self.envs[0].action_space.shape)}, "
-                             f"got {actions.shape}")
+        if actions.shape != self._actions_shape:
+            raise ValueError(f"expected actions of shape {self._actions_shape}, got {actions.shape}")
         if not self._was_reset.all():
             raise ResetNeeded("Cannot call env.step() before calling env.reset()")
         pending = [self._pool.submit(self._simulate, rows, actions) for rows in self._chunks[1:]] if self._pool else []
@@ -214,13 +212,15 @@ class LocomotionSlice(StockSlice):
         ctrl_cost = task._ctrl_cost_weight * np.sum(np.square(actions), axis=1)
         weight = getattr(task, "_forward_reward_weight", None)  # Ant's forward reward has none
         forward = velocity[:, 0] if weight is None else weight * velocity[:, 0]
-        qvel = self._qvel if rule.velocity_clip is None else np.clip(self._qvel, -rule.velocity_clip, rule.velocity_clip)
-        obs = np.concatenate((self._qpos[:, self._dropped:], qvel), axis=1)
+        obs = self._state[:, self._dropped:].copy()
+        if rule.velocity_clip is not None:  # np.clip's very values (NaN, signed zeros), at less per-call cost
+            qvel = obs[:, self._nq - self._dropped:]
+            np.minimum(np.maximum(qvel, -rule.velocity_clip, out=qvel), rule.velocity_clip, out=qvel)
         terminated = np.zeros(len(self.envs), dtype=bool)
         if rule.healthy is None:
             reward = forward - ctrl_cost
         else:
-            healthy = rule.healthy(task, self._qpos, self._qvel)
+            healthy = rule.healthy(task, self._state)
             stops = task._terminate_when_unhealthy
             reward = (forward + (healthy | stops).astype(np.float64) * task._healthy_reward) - ctrl_cost
             if stops:
