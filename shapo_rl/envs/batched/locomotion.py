@@ -43,7 +43,7 @@ def _hopper_healthy(env, state: np.ndarray) -> np.ndarray:
     (low, high), (min_z, max_z), (min_angle, max_angle) = (
         env._healthy_state_range, env._healthy_z_range, env._healthy_angle_range)
     rest, z, angle = state[:, 2:], state[:, 1], state[:, 2]
-    return (np.all((low < rest) & (rest < high), axis=1) & (min_z < z) & (z < max_z)
+    return (((low < rest) & (rest < high)).all(axis=1) & (min_z < z) & (z < max_z)
             & (min_angle < angle) & (angle < max_angle))
 
 
@@ -209,7 +209,7 @@ class LocomotionSlice(StockSlice):
             future.result()
         task, rule = self._tasks[0], self._rule
         velocity = (self._after - self._before) / self._dt
-        ctrl_cost = task._ctrl_cost_weight * np.sum(np.square(actions), axis=1)
+        ctrl_cost = task._ctrl_cost_weight * np.square(actions).sum(axis=1)
         weight = getattr(task, "_forward_reward_weight", None)  # Ant's forward reward has none
         forward = velocity[:, 0] if weight is None else weight * velocity[:, 0]
         obs = self._state[:, self._dropped:].copy()
