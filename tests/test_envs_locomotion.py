@@ -19,7 +19,7 @@ import torch
 from shapo_rl import keys
 from shapo_rl.envs import make_env
 from shapo_rl.envs.batched import slice_class
-from shapo_rl.envs.batched.locomotion import RULES, LocomotionSlice, _speed_cost
+from shapo_rl.envs.batched.locomotion import RULES, LocomotionSlice, _speed_cost, is_inside
 from shapo_rl.envs.batched.stock import StockSlice
 from shapo_rl.envs.discovery import make_registered
 from shapo_rl.envs.registry import get_task
@@ -126,10 +126,13 @@ def test_fast_slice_follows_the_task_options(task: str, options: dict) -> None:
                              falls=options.get("terminate_when_unhealthy", True))
 
 
-@pytest.mark.parametrize("task", ["Hopper-v4", "Walker2d-v4", "Ant-v4"])
-def test_health_rules_at_their_bounds(task: str) -> None:
+@pytest.mark.parametrize(("task", "options"), [
+    ("Hopper-v4", {}), ("Walker2d-v4", {}), ("Ant-v4", {}),
+    ("Hopper-v4", dict(healthy_state_range=(-0.05, 5.0), healthy_angle_range=(-0.1, 0.1))),  # nested ranges
+])
+def test_health_rules_at_their_bounds(task: str, options: dict) -> None:
     """Each bound in or out exactly as the task's ``is_healthy`` (random states never sit on one)."""
-    env = make_registered(task)
+    env = make_registered(task, **options)
     task_env, rule = env.unwrapped, RULES[f"{type(env.unwrapped).__module__}:{type(env.unwrapped).__qualname__}"]
     env.reset(seed=0)
     base_qpos, base_qvel = task_env.data.qpos.copy(), task_env.data.qvel.copy()
@@ -147,7 +150,7 @@ def test_health_rules_at_their_bounds(task: str) -> None:
         expected.append(bool(task_env.is_healthy))
     env.close()
     assert 0 < sum(expected) < len(expected)
-    assert rule.healthy(task_env, np.array(states)).tolist() == expected
+    assert is_inside(rule.health_box(task_env, len(states[0])), np.array(states)).tolist() == expected
 
 
 def test_speed_cost_squares_as_numpy_scalars() -> None:

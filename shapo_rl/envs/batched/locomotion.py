@@ -38,26 +38,42 @@ from shapo_rl.envs.tasks import TaskSpec
 DEFAULT_THREADS = 1
 
 
-def _hopper_healthy(env, state: np.ndarray) -> np.ndarray:
-    """``HopperEnv.is_healthy``: state (all but x and z) and z and angle strictly in range."""
+# A health rule is a box: ``(start, lower, upper)`` from the env, healthy iff every column of
+# ``state_vector()[start:start + len(lower)]`` lies strictly between its bounds. Two strict
+# bounds on one column are the larger lower and the smaller upper one; ``x >= m`` is exactly
+# ``x > nextafter(m, -inf)`` (no double lies between); NaN fails every comparison, as in stock.
+
+
+def _hopper_box(env, size: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``HopperEnv.is_healthy``: z (column 1) and angle (2) strictly in range, and the state
+    from column 2 on strictly in ``healthy_state_range``."""
     (low, high), (min_z, max_z), (min_angle, max_angle) = (
         env._healthy_state_range, env._healthy_z_range, env._healthy_angle_range)
-    rest, z, angle = state[:, 2:], state[:, 1], state[:, 2]
-    return (((low < rest) & (rest < high)).all(axis=1) & (min_z < z) & (z < max_z)
-            & (min_angle < angle) & (angle < max_angle))
+    lower, upper = np.full(size - 1, float(low)), np.full(size - 1, float(high))
+    lower[0], upper[0] = min_z, max_z
+    lower[1], upper[1] = max(min_angle, low), min(max_angle, high)
+    return 1, lower, upper
 
 
-def _walker_healthy(env, state: np.ndarray) -> np.ndarray:
-    """``Walker2dEnv.is_healthy``: z and angle strictly in range."""
+def _walker_box(env, size: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``Walker2dEnv.is_healthy``: z (column 1) and angle (2) strictly in range."""
     (min_z, max_z), (min_angle, max_angle) = env._healthy_z_range, env._healthy_angle_range
-    z, angle = state[:, 1], state[:, 2]
-    return (min_z < z) & (z < max_z) & (min_angle < angle) & (angle < max_angle)
+    return 1, np.array([min_z, min_angle], dtype=np.float64), np.array([max_z, max_angle], dtype=np.float64)
 
 
-def _ant_healthy(env, state: np.ndarray) -> np.ndarray:
-    """``AntEnv.is_healthy``: a finite state and the torso's z within the range, bounds included."""
+def _ant_box(env, size: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """``AntEnv.is_healthy``: a finite state and z (column 2) within the range, bounds included."""
     min_z, max_z = env._healthy_z_range
-    return np.isfinite(state).all(axis=1) & (min_z <= state[:, 2]) & (state[:, 2] <= max_z)
+    lower, upper = np.full(size, -np.inf), np.full(size, np.inf)
+    lower[2], upper[2] = np.nextafter(float(min_z), -np.inf), np.nextafter(float(max_z), np.inf)
+    return 0, lower, upper
+
+
+def is_inside(box: tuple[int, np.ndarray, np.ndarray], state: np.ndarray) -> np.ndarray:
+    """Whether each row of ``state`` is healthy by ``box``."""
+    start, lower, upper = box
+    columns = state[:, start:start + len(lower)]
+    return ((lower < columns) & (columns < upper)).all(axis=1)
 
 
 def _forward_velocity_cost(velocity: np.ndarray, threshold: float) -> np.ndarray:
@@ -79,8 +95,8 @@ class TaskRule:
             current positions.
         velocity_clip: bound of ``qvel`` in its observation (clipped to ``[-bound, bound]``), if any.
         torso_position: its velocity is that of the torso body's ``xpos`` (else of ``qpos[:2]``).
-        healthy: its ``is_healthy`` over the stacked ``state_vector()`` (``qpos`` then ``qvel``;
-            the env gives the ranges); None: it never terminates and has no healthy reward.
+        health_box: its ``is_healthy`` as a box (see above) built from the env and the state's
+            size; None: it never terminates and has no healthy reward.
         cost: its safety cost from the ``[k, 2]`` x-y velocity and the env's threshold; None:
             no cost of its own.
     """
@@ -88,15 +104,15 @@ class TaskRule:
     dropped: int
     velocity_clip: float | None
     torso_position: bool
-    healthy: Callable | None
+    health_box: Callable | None
     cost: Callable | None = None
 
 
-_HOPPER = TaskRule(dropped=1, velocity_clip=10.0, torso_position=False, healthy=_hopper_healthy)
-_WALKER = TaskRule(dropped=1, velocity_clip=10.0, torso_position=False, healthy=_walker_healthy)
-_ANT = TaskRule(dropped=2, velocity_clip=None, torso_position=True, healthy=_ant_healthy)
-_CHEETAH = TaskRule(dropped=1, velocity_clip=None, torso_position=False, healthy=None)
-_SWIMMER = TaskRule(dropped=2, velocity_clip=None, torso_position=False, healthy=None)
+_HOPPER = TaskRule(dropped=1, velocity_clip=10.0, torso_position=False, health_box=_hopper_box)
+_WALKER = TaskRule(dropped=1, velocity_clip=10.0, torso_position=False, health_box=_walker_box)
+_ANT = TaskRule(dropped=2, velocity_clip=None, torso_position=True, health_box=_ant_box)
+_CHEETAH = TaskRule(dropped=1, velocity_clip=None, torso_position=False, health_box=None)
+_SWIMMER = TaskRule(dropped=2, velocity_clip=None, torso_position=False, health_box=None)
 
 _SAFE = "safety_gymnasium.tasks.safe_velocity."
 # Task classes by "module:qualname" (exact classes: a subclass may step differently).
@@ -157,6 +173,7 @@ class LocomotionSlice(StockSlice):
         self._actions_shape = (count, *self.envs[0].action_space.shape)
         self._nq = first.model.nq
         self._state = np.empty((count, first.model.nq + first.model.nv))  # each env's state_vector()
+        self._box = None if self._rule.health_box is None else self._rule.health_box(first, self._state.shape[1])
         self._before = np.empty((count, 2))
         self._after = np.empty((count, 2))
         self._chunks = [chunk for chunk in np.array_split(np.arange(count), max(1, min(threads, count))) if len(chunk)]
@@ -217,12 +234,12 @@ class LocomotionSlice(StockSlice):
             qvel = obs[:, self._nq - self._dropped:]
             np.minimum(np.maximum(qvel, -rule.velocity_clip, out=qvel), rule.velocity_clip, out=qvel)
         terminated = np.zeros(len(self.envs), dtype=bool)
-        if rule.healthy is None:
+        if self._box is None:
             reward = forward - ctrl_cost
         else:
-            healthy = rule.healthy(task, self._state)
+            healthy = is_inside(self._box, self._state)
             stops = task._terminate_when_unhealthy
-            reward = (forward + (healthy | stops).astype(np.float64) * task._healthy_reward) - ctrl_cost
+            reward = (forward + (healthy | stops) * task._healthy_reward) - ctrl_cost  # float(bool) * weight
             if stops:
                 terminated = ~healthy
         cost = np.zeros(len(self.envs)) if rule.cost is None else rule.cost(velocity, task._velocity_threshold).astype(np.float64)
