@@ -18,6 +18,7 @@ Two backends build slices (``make_env(..., backend=...)``, ``--set env_backend=.
 
 from __future__ import annotations
 
+from shapo_rl.envs.batched.locomotion import LocomotionSlice
 from shapo_rl.envs.batched.navigation import NavigationSlice
 from shapo_rl.envs.batched.stock import StockSlice
 from shapo_rl.envs.tasks import TaskSpec
@@ -25,7 +26,7 @@ from shapo_rl.envs.tasks import TaskSpec
 BACKENDS = ("fast", "stock")
 
 # Fast slice classes, asked in order; each has ``accepts(env) -> bool`` for a built env.
-_FAST_SLICES: list[type] = [NavigationSlice]
+_FAST_SLICES: list[type] = [NavigationSlice, LocomotionSlice]
 
 
 def slice_class(backend: str, env, render_mode: str | None) -> type:
