@@ -184,8 +184,9 @@ class SafePolicyOptimization(L.LightningModule):
         """Regress V_r and V_c on their GAE targets: ``update_iters`` passes of shuffled minibatches.
 
         Each minibatch step is one ``SAM.step`` on the two critics' MSEs (one per member of the
-        stacked critics), i.e. Adam on MSE + l2 ||w||^2 for a critic with radius 0 and SAM
-        (Foret et al.) for one with radius rho_c. The optimiser is stepped directly, without
+        stacked critics; gradients by ``StackedMLP.squared_error_gradients``), i.e. Adam on
+        MSE + l2 ||w||^2 for a critic with radius 0 and SAM (Foret et al.) for one with radius
+        rho_c. The optimiser is stepped directly, without
         Lightning's per-step wrapper (``trainer.global_step`` then counts actor steps only).
         """
         cfg = self.config.critic
@@ -197,11 +198,7 @@ class SafePolicyOptimization(L.LightningModule):
         for _ in range(cfg.update_iters):
             for index in torch.randperm(obs.shape[0]).split(cfg.minibatch_size):
                 batch_obs, batch_targets = obs[index], targets[index]
-
-                def mse() -> Tensor:
-                    return (net(batch_obs) - batch_targets).square().mean(0)
-
-                loss = optimizer.step(mse)
+                loss = optimizer.step(partial(net.squared_error_gradients, batch_obs, batch_targets))
                 check_finite("critic loss", loss)
                 totals += loss
                 steps += 1
