@@ -2,8 +2,12 @@ import pytest
 import torch
 from torch import Tensor
 
+from shapo_rl.algorithms import SafePolicyOptimization
+from shapo_rl.algorithms.protocol import UpdateBatch
+from shapo_rl.config import TrainConfig
 from shapo_rl.models import StackedMLP, mlp
-from shapo_rl.optim import SAM, euclidean_perturbation
+from shapo_rl.optim import SAM, NonFiniteError, euclidean_perturbation
+from shapo_rl.training import resolve
 
 
 def test_euclidean_perturbation_norm_is_rho() -> None:
@@ -164,3 +168,15 @@ def test_sam_step_on_given_gradients_is_the_step_on_the_autograd_closure(rho) ->
         expected = auto.step(lambda: (nets[1](x) - y).square().mean(0))
         assert torch.equal(loss, expected)
     assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters()))
+
+
+def test_a_non_finite_critic_loss_stops_the_regression() -> None:
+    config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
+    module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
+    critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.0, 0.0), members=2, lr=1e-3)
+    n = 300
+    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
+                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    batch.cost_target[7] = float("inf")
+    with pytest.raises(NonFiniteError, match="critic loss"):
+        module._update_critics(batch, critics)
