@@ -2,8 +2,12 @@ import pytest
 import torch
 from torch import Tensor
 
+from shapo_rl.algorithms import SafePolicyOptimization
+from shapo_rl.algorithms.protocol import UpdateBatch
+from shapo_rl.config import TrainConfig
 from shapo_rl.models import StackedMLP, mlp
-from shapo_rl.optim import SAM, euclidean_perturbation
+from shapo_rl.optim import SAM, NonFiniteError, euclidean_perturbation
+from shapo_rl.training import resolve
 
 
 def test_euclidean_perturbation_norm_is_rho() -> None:
@@ -119,3 +123,60 @@ def test_per_member_sam_equals_one_sam_step_per_critic(rho: tuple[float, float])
         (stacked(x) - y).square().mean(0).sum(), params))]
     plain.step(lambda: (stacked(x) - y).square().mean(0))  # radius 0: one pass, w - lr g
     assert all(torch.equal(p, e) for p, e in zip(params, expected))
+
+
+def autograd_squared_error_gradients(net: StackedMLP, x: Tensor, y: Tensor) -> tuple[Tensor, list[Tensor]]:
+    loss = (net(x) - y).square().mean(0)
+    return loss.detach(), list(torch.autograd.grad(loss.sum(), list(net.parameters())))
+
+
+@pytest.mark.parametrize("hidden, members", [((64, 64), 2), ((16,), 3), ((8, 8, 8), 1)])
+@pytest.mark.parametrize("batch", [128, 72, 32, 1])
+def test_hand_derived_critic_gradients_are_autograds_bit_for_bit(hidden, members, batch) -> None:
+    """float32 as trained, odd minibatch sizes (the last one of a pass) included."""
+    torch.manual_seed(batch)
+    net = StackedMLP(11, hidden, members)
+    x, y = torch.randn(batch, 11), 30 * torch.randn(batch, members)
+    loss, grads = net.squared_error_gradients(x, y)
+    expected_loss, expected = autograd_squared_error_gradients(net, x, y)
+    assert torch.equal(loss, expected_loss)
+    assert [g.shape for g in grads] == [p.shape for p in net.parameters()]
+    assert all(torch.equal(g, e) for g, e in zip(grads, expected))
+
+
+def test_hand_derived_critic_gradients_match_autograd_in_float64() -> None:
+    x, y, stacked, _ = stacked_critics(3)
+    loss, grads = stacked.squared_error_gradients(x, y)
+    expected_loss, expected = autograd_squared_error_gradients(stacked, x, y)
+    torch.testing.assert_close(loss, expected_loss, rtol=1e-12, atol=0)
+    for g, e in zip(grads, expected):
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("rho", [(0.05, 0.2), (0.0, 0.0)])
+def test_sam_step_on_given_gradients_is_the_step_on_the_autograd_closure(rho) -> None:
+    """A closure returning (loss, gradients) steps exactly as the differentiable loss does: the
+    ascent, the restore and the per-member clip (binding here) included."""
+    torch.manual_seed(4)
+    nets = [StackedMLP(11, (64, 64), 2) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x, y = torch.randn(72, 11), 30 * torch.randn(72, 2)
+    hand, auto = (SAM(net.parameters(), torch.optim.Adam, rho=rho, members=2, max_grad_norm=1.0, lr=1e-3,
+                      weight_decay=2e-3, fused=True) for net in nets)
+    for _ in range(3):
+        loss = hand.step(lambda: nets[0].squared_error_gradients(x, y))
+        expected = auto.step(lambda: (nets[1](x) - y).square().mean(0))
+        assert torch.equal(loss, expected)
+    assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters()))
+
+
+def test_a_non_finite_critic_loss_stops_the_regression() -> None:
+    config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
+    module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
+    critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.0, 0.0), members=2, lr=1e-3)
+    n = 300
+    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
+                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    batch.cost_target[7] = float("inf")
+    with pytest.raises(NonFiniteError, match="critic loss"):
+        module._update_critics(batch, critics)

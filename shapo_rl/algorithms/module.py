@@ -184,9 +184,11 @@ class SafePolicyOptimization(L.LightningModule):
         """Regress V_r and V_c on their GAE targets: ``update_iters`` passes of shuffled minibatches.
 
         Each minibatch step is one ``SAM.step`` on the two critics' MSEs (one per member of the
-        stacked critics), i.e. Adam on MSE + l2 ||w||^2 for a critic with radius 0 and SAM
-        (Foret et al.) for one with radius rho_c. The optimiser is stepped directly, without
-        Lightning's per-step wrapper (``trainer.global_step`` then counts actor steps only).
+        stacked critics; gradients by ``StackedMLP.squared_error_gradients``), i.e. Adam on
+        MSE + l2 ||w||^2 for a critic with radius 0 and SAM (Foret et al.) for one with radius
+        rho_c. The optimiser is stepped directly, without Lightning's per-step wrapper
+        (``trainer.global_step`` then counts actor steps only). A non-finite loss stops the run
+        once the regression is through.
         """
         cfg = self.config.critic
         net = self.critics.module.net
@@ -195,16 +197,12 @@ class SafePolicyOptimization(L.LightningModule):
         totals = torch.zeros(2, dtype=torch.float64)
         steps = 0
         for _ in range(cfg.update_iters):
-            for index in torch.randperm(obs.shape[0]).split(cfg.minibatch_size):
-                batch_obs, batch_targets = obs[index], targets[index]
-
-                def mse() -> Tensor:
-                    return (net(batch_obs) - batch_targets).square().mean(0)
-
-                loss = optimizer.step(mse)
-                check_finite("critic loss", loss)
-                totals += loss
+            order = torch.randperm(obs.shape[0])  # one gather per pass, minibatches are its slices
+            for batch_obs, batch_targets in zip(obs[order].split(cfg.minibatch_size),
+                                                targets[order].split(cfg.minibatch_size)):
+                totals += optimizer.step(partial(net.squared_error_gradients, batch_obs, batch_targets))
                 steps += 1
+        check_finite("critic loss", totals)  # the losses are >= 0: their sum is finite iff each is
         for name, param in self.critics.named_parameters():
             check_finite(f"critic parameter {name}", param)
         return {"reward_critic_loss": float(totals[0]) / steps, "cost_critic_loss": float(totals[1]) / steps}

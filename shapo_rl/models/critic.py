@@ -59,15 +59,45 @@ class StackedMLP(nn.Module):
             for i in range(len(linears[0])))
         self.members = members
 
-    def forward(self, x: Tensor) -> Tensor:
-        batch_shape = x.shape[:-1]
-        h = x.reshape(1, -1, x.shape[-1]).expand(self.members, -1, -1)  # [members, B, in]
-        last = len(self.weights) - 1
+    def _layers(self, x: Tensor) -> tuple[list[Tensor], Tensor]:
+        """Every layer's input ``[members, B, fan_in]`` (``x`` flattened to ``B`` rows first) and
+        the output ``[members, B, 1]``."""
+        h = x.reshape(1, -1, x.shape[-1]).expand(self.members, -1, -1)
+        inputs, last = [], len(self.weights) - 1
         for i, (weight, bias) in enumerate(zip(self.weights, self.biases)):
+            inputs.append(h)
             h = torch.baddbmm(bias, h, weight)
             if i < last:
                 h = torch.tanh(h)
-        return h.squeeze(-1).T.reshape(*batch_shape, self.members)
+        return inputs, h
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._layers(x)[1].squeeze(-1).T.reshape(*x.shape[:-1], self.members)
+
+    @torch.no_grad()
+    def squared_error_gradients(self, x: Tensor, target: Tensor) -> tuple[Tensor, list[Tensor]]:
+        """The members' MSEs ``mean_b (V_i(x_b) - target_bi)^2`` (``[members]``) on ``x`` ``[B, in_dim]``
+        and ``target`` ``[B, members]``, and the gradients of their sum with respect to
+        ``parameters()`` (in that order), by the MLP's backward pass written out.
+
+        Every operation is the one autograd runs for ``(self(x) - target).square().mean(0).sum()``,
+        on tensors of the same memory layout, so loss and gradients are autograd's bit for bit;
+        without a graph to record and walk they take about 2/3 of its time (one thread, 128
+        states, two 64x64 critics: 190 vs 276 us).
+        """
+        inputs, h = self._layers(x)
+        diff = h.squeeze(-1).T - target
+        loss = diff.square().mean(0)
+        # d loss_i / d V_i(x_b) = (1 / B) * (2 diff_bi): autograd's order of products, in a
+        # contiguous [B, members] tensor (the layout decides the order of the bias sums).
+        grad = ((2.0 * diff).contiguous() * (torch.ones((), dtype=diff.dtype) / x.shape[0])).T.unsqueeze(-1)
+        weights, weight_grads, bias_grads = list(self.weights), [], []
+        for i in range(len(weights) - 1, -1, -1):
+            weight_grads.insert(0, inputs[i].transpose(1, 2).bmm(grad))
+            bias_grads.insert(0, grad.sum(1, keepdim=True))
+            if i > 0:
+                grad = torch.ops.aten.tanh_backward(grad.bmm(weights[i].transpose(1, 2)), inputs[i])
+        return loss, weight_grads + bias_grads
 
 
 class _Columns(nn.Module):

@@ -20,13 +20,18 @@ from shapo_rl.optim.fisher import Reduce, identity_reduce
 from shapo_rl.optim.parameters import optimizer_params
 from shapo_rl.optim.wrapper import OptimizerWrapper
 
+Closure = Callable[[], Tensor | tuple[Tensor, list[Tensor]]]
+"""The loss at the current weights, differentiable (autograd takes its gradients), or the loss
+and its gradients, one per parameter in the optimiser's order, where the model derives them."""
+
 
 class SAM(OptimizerWrapper):
     """SAM around a base optimiser built here from ``base_optimizer_cls(params, **base_kwargs)``.
 
     ``step(closure)``: ``closure`` returns the differentiable loss without calling backward, a
     scalar or (with ``members``) one loss per member, whose sum is differentiated (members'
-    parameters are disjoint, so each gets the gradient of its own loss). ``rho`` is one radius or,
+    parameters are disjoint, so each gets the gradient of its own loss); or it returns that loss
+    with its gradients already taken (:data:`Closure`). ``rho`` is one radius or,
     with ``members``, one per member; a zero radius or a zero gradient leaves that member
     unperturbed, and where no member is perturbed there is no second pass: ``rho = 0`` is
     exactly the base optimiser. Gradients go through ``reduce`` (the mean over processes).
@@ -67,13 +72,18 @@ class SAM(OptimizerWrapper):
         self._rho = rho.expand(count).clone()
         self._perturbs = bool(rho.any())
 
-    def _gradients(self, loss: Tensor, params: list[Tensor]) -> list[Tensor]:
-        grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
+    def _loss_and_gradients(self, closure: Closure, params: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        with torch.enable_grad():
+            loss = closure()
+        if isinstance(loss, tuple):
+            loss, grads = loss
+        else:
+            grads = torch.autograd.grad(loss.sum(), params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
         if self.reduce is identity_reduce:
-            return grads
+            return loss, grads
         flat = self.reduce(torch.cat([g.reshape(-1) for g in grads]))
-        return [chunk.view_as(p) for chunk, p in zip(flat.split([p.numel() for p in params]), params)]
+        return loss, [chunk.view_as(p) for chunk, p in zip(flat.split([p.numel() for p in params]), params)]
 
     def _norms(self, grads: list[Tensor]) -> Tensor:
         """||g||_2 over all parameters, or per member (``[members]``)."""
@@ -98,20 +108,17 @@ class SAM(OptimizerWrapper):
             return None
         return self._scaled(grads, scale)
 
-    def step(self, closure: Callable[[], Tensor]) -> Tensor:  # type: ignore[override]
+    def step(self, closure: Closure) -> Tensor:  # type: ignore[override]
         """One SAM update; returns the (detached) loss at the unperturbed weights."""
         params = optimizer_params(self.base)
-        with torch.enable_grad():
-            loss = closure()
-            grads = self._gradients(loss, params)
+        loss, grads = self._loss_and_gradients(closure, params)
         eps = self.ascent(grads)
         if eps is not None:
             saved = [p.detach().clone() for p in params]
             with torch.no_grad():
                 torch._foreach_add_(params, eps)
             try:
-                with torch.enable_grad():
-                    grads = self._gradients(closure(), params)
+                grads = self._loss_and_gradients(closure, params)[1]
             finally:
                 with torch.no_grad():
                     torch._foreach_copy_(params, saved)
