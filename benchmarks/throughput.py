@@ -11,7 +11,7 @@ ratios of one run, never figures of two runs):
                 (skybox-free, as training resets), one core;
 * fast 1c    -- the fast backend's slice of ``--num-envs`` envs (numpy in and out, no TorchRL),
                 random actions, resets of the envs whose episode ended, one physics thread;
-* fast all   -- the same with the default layout of this machine (its physics threads);
+* fast all   -- the same with the default layout of this machine (one physics thread per core);
 * train      -- ``shapo-rl train --algo trpo-lag`` with defaults (``--epochs`` epochs of
                 ``--steps-per-epoch`` steps) in a subprocess: env steps / the epochs' summed
                 ``epoch_seconds`` (start-up, about 3 s of imports and env build, aside), with the
@@ -52,6 +52,7 @@ from shapo_rl.envs.batched import make_slice
 from shapo_rl.envs.registry import get_task
 from shapo_rl.envs.simulator import make_simulator
 from shapo_rl.envs.skybox import without_skybox
+from shapo_rl.envs.workers import physics_threads
 
 TASKS = ("SafetyPointGoal1-v0", "SafetyCarGoal1-v0", "SafetyPointButton1-v0", "SafetyHopperVelocity-v1",
          "Walker2d-v4")
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
             say(f"stock raw {row['stock raw']:.0f}")
         if "fast" not in args.skip:
             row["fast 1c"], name = slice_steps_per_second(task, args.raw_steps, args.num_envs, 1, args.seed)
-            row["fast all"], _ = slice_steps_per_second(task, args.raw_steps, args.num_envs, None, args.seed)
+            row["fast all"], _ = slice_steps_per_second(task, args.raw_steps, args.num_envs, physics_threads(), args.seed)
             say(f"{name}: fast raw {row['fast 1c']:.0f} on one core, {row['fast all']:.0f} with the default layout")
         if "train" not in args.skip:
             fast = training(task, args.epochs, args.steps_per_epoch, args.seed, [])

@@ -10,10 +10,10 @@ from torchrl.data import Bounded, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from shapo_rl import keys
-from shapo_rl.envs.batched import make_slice
+from shapo_rl.envs.batched import StockSlice, make_slice, slice_class
 from shapo_rl.envs.simulator import is_heavy, make_simulator
 from shapo_rl.envs.tasks import TaskSpec
-from shapo_rl.envs.workers import RemoteSlice, default_workers
+from shapo_rl.envs.workers import RemoteSlice, default_workers, physics_threads
 
 
 class SimulatorBatch(EnvBase):
@@ -30,7 +30,9 @@ class SimulatorBatch(EnvBase):
     (693-849 vs 743-787 steps/s, other users' load 5-6), so the worker stays. For a MuJoCo
     locomotion task (~0.2 ms a step) the round trip to a worker costs more than the steps it
     moves and halves the speed of both processes' simulators, so collection is 1.2-1.6x slower.
-    ``backend`` picks the slices (:mod:`shapo_rl.envs.batched`). Env ``i`` is
+    A fast slice (``backend="fast"``, :mod:`shapo_rl.envs.batched`) needs no worker: it steps
+    its envs' physics in :func:`physics_threads` threads and does the rest once per batch, so
+    by default it runs in this process alone (``threads`` overrides the count). ``backend`` picks the slices (:mod:`shapo_rl.envs.batched`). Env ``i`` is
     seeded at its first reset after ``set_seed(seed)`` with the ``i``-th seed of TorchRL's seed
     chain (what ``SerialEnv`` would give it); later resets continue its own generator.
     """
@@ -40,8 +42,11 @@ class SimulatorBatch(EnvBase):
                  threads: int | None = None):
         super().__init__(batch_size=torch.Size([num_envs]), device=device)
         first = make_simulator(spec, max_episode_steps, render_mode)
-        if workers is None:
-            workers = default_workers(num_envs, processes) if is_heavy(first) else 0
+        fast = slice_class(backend, first, render_mode) is not StockSlice
+        if workers is None:  # a fast slice spreads its physics over threads instead
+            workers = default_workers(num_envs, processes) if is_heavy(first) and not fast else 0
+        if threads is None and fast:
+            threads = physics_threads(processes)
         workers = max(0, min(workers, num_envs - 1))
         chunks = np.array_split(np.arange(num_envs), workers + 1)
         self._local = make_slice(backend, spec, max_episode_steps, len(chunks[0]), render_mode, envs=[first],

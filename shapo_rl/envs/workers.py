@@ -1,4 +1,4 @@
-"""Slices in worker processes, and how many workers a batch may use on this machine."""
+"""Slices in worker processes, and how many workers or physics threads a batch may use here."""
 
 from __future__ import annotations
 
@@ -81,3 +81,9 @@ def default_workers(num_envs: int, processes: int = 1) -> int:
     training processes share this machine: one per core beyond each process's own, at most one
     per env."""
     return max(0, min(available_cores() // max(processes, 1), num_envs) - 1)
+
+
+def physics_threads(processes: int = 1) -> int:
+    """Threads a fast slice may step its physics in when ``processes`` training processes share
+    this machine: its cores per process (``mj_step`` releases the GIL)."""
+    return max(1, available_cores() // max(processes, 1))
