@@ -33,8 +33,9 @@ from gymnasium.error import ResetNeeded
 from shapo_rl.envs.batched.stock import StockSlice
 from shapo_rl.envs.tasks import TaskSpec
 
-# Threads stepping the physics of one slice (``mj_step`` releases the GIL): measured on 2 shared
-# cores, 20 envs (see ``benchmarks/locomotion_step.py``).
+# Threads stepping the physics of one slice (``mj_step`` releases the GIL). 1: on 2 cores that
+# other processes kept busy (load 4-9), 2 threads stepped 20 envs at 0.90-1.07x the speed of one
+# (Hopper, Walker2d, Ant; ``benchmarks/locomotion_step.py``): no core was free for the second.
 DEFAULT_THREADS = 1
 
 
