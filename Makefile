@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench-throughput bench-shapo bench-parity recipes-smoke clean
+.PHONY: setup demo test test-slow test-slurm bench-throughput bench-shapo bench-parity recipes-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 # The long checks (marked slow): skybox-free worlds step identically for 200 seeds per task.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest tests -m slow
+
+# The tests marked slurm, against a one-node Slurm cluster on this machine that
+# tests/slurm_cluster.sh installs (slurm-wlm, munge; as root), starts and stops.
+test-slurm: $(STAMP)
+	tests/slurm_cluster.sh $(BIN)/python -m pytest tests -m slurm
 
 bench-throughput: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
