@@ -78,8 +78,9 @@ def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
     finally:
         training.build_module = build
     module = record.pop("module")
+    environment = getattr(module.trainer.strategy, "cluster_environment", None)  # none with one process
     torch.save({"rank": module.global_rank, "world_size": module.trainer.world_size,
-                "environment": type(module.trainer.strategy.cluster_environment).__name__,
+                "environment": type(environment).__name__ if environment else None,
                 "final": module.state_dict(), **record}, out / f"rank{module.global_rank}.pt")
 
 
