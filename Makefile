@@ -20,8 +20,9 @@ demo: $(STAMP)
 		--steps-per-epoch 10000 --cost-limit 25 --seed 0 --out runs/demo --force
 	$(BIN)/shapo-rl evaluate runs/demo --episodes 5
 
+# In parallel, one worker per core (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
 
 # The long checks (marked slow): skybox-free worlds step identically for 200 seeds per task.
 test-slow: $(STAMP)
