@@ -33,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installed $(dpkg-query -W -f='${Package} ${Version}, ' slurm-wlm munge | sed 's/, $//') in $(took "$start")"
 fi
 
-dir=$(mktemp -d /tmp/slurm-test.XXXXXX)
+dir=$(mktemp -d -t slurm-test.XXXXXX)
 pids=()
 stop() {
   local code=$?

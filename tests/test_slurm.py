@@ -81,7 +81,8 @@ def _submitted(output: str) -> list[str]:
 
 def test_toy_recipe_runs_as_one_throttled_array_with_the_local_engines_metrics(tmp_path):
     steps, scale = 4000, "smoke-steps4000"  # 20 epochs of 200 steps per run: long enough to see running
-    toy = [run.spec for run in recipes()["toy"][0].plan(recipes()["toy"][0].scale("smoke", steps=steps), tmp_path)]
+    recipe = recipes()["toy"][0]
+    names = [run.spec.name for run in recipe.plan(recipe.scale("smoke", steps=steps), tmp_path / "plan")]
     local = _shapo_rl("recipe", "run", "toy", "--steps", str(steps), "--jobs", "2", "--out", str(tmp_path / "local"))
     output = local.communicate()[0]
     assert local.returncode == 0, output
@@ -94,7 +95,7 @@ def test_toy_recipe_runs_as_one_throttled_array_with_the_local_engines_metrics(t
     (array,) = _submitted(output)
     assert [job["ArrayTaskThrottle"] for job in _jobs(array)] == ["1"] * len(_jobs(array))
     runs = tmp_path / "slurm" / scale / "runs"
-    _wait_for(lambda: (runs / toy[0].name / "checkpoints" / "last.ckpt").is_file(), timeout=QUEUE_TIMEOUT)
+    _wait_for(lambda: (runs / names[0] / "checkpoints" / "last.ckpt").is_file(), timeout=QUEUE_TIMEOUT)
     during = _shapo_rl(*status)
     during_output = during.communicate()[0]
     assert during.returncode == 0, during_output
@@ -108,8 +109,8 @@ def test_toy_recipe_runs_as_one_throttled_array_with_the_local_engines_metrics(t
     tasks = sorted(_jobs(array), key=lambda job: int(job["ArrayTaskId"]))
     assert [job["JobState"] for job in tasks] == ["COMPLETED", "COMPLETED"]
     assert _when(tasks[1]["StartTime"]) >= _when(tasks[0]["EndTime"])  # the throttle held the second back
-    for spec in toy:
-        assert _metrics(runs / spec.name) == _metrics(tmp_path / "local" / scale / "runs" / spec.name), spec.name
+    for name in names:
+        assert _metrics(runs / name) == _metrics(tmp_path / "local" / scale / "runs" / name), name
     after = _shapo_rl(*status)
     after_output = after.communicate()[0]
     assert after.returncode == 0 and "2 done, 0 running, 0 failed, 0 pending" in after_output, after_output
