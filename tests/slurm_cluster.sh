@@ -34,7 +34,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 dir=$(mktemp -d -t slurm-test.XXXXXX)
-pids=()
+pids=() names=()
 stop() {
   local code=$?
   if [ ${#pids[@]} -gt 0 ]; then
@@ -43,7 +43,7 @@ stop() {
     kill "${pids[@]}" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "${pids[@]}" 2>/dev/null || break; sleep 0.2; done
     kill -KILL "${pids[@]}" 2>/dev/null || true
-    say "stopped munged, slurmctld and slurmd (pids ${pids[*]}); logs in $dir"
+    say "stopped ${names[*]} (pids ${pids[*]}); logs in $dir"
   fi
   exit "$code"
 }
@@ -68,7 +68,7 @@ mungekey --create --keyfile "$dir/munge.key"
 munged --force --socket "$dir/munge.socket" --key-file "$dir/munge.key" --pid-file "$dir/munged.pid" \
   --log-file "$dir/munged.log" --seed-file "$dir/munged.seed"
 wait_for munged "$dir/munged.log" test -s "$dir/munged.pid"
-pids+=("$(cat "$dir/munged.pid")")
+pids+=("$(cat "$dir/munged.pid")") names+=(munged)
 wait_for munged "$dir/munged.log" bash -c "munge --socket '$dir/munge.socket' -n | unmunge --socket '$dir/munge.socket'"
 
 cpus=$(nproc)
@@ -108,10 +108,10 @@ EOF
 export SLURM_CONF=$dir/slurm.conf
 
 slurmctld -D -i -f "$SLURM_CONF" >>"$dir/slurmctld.log" 2>&1 &
-pids+=($!)
+pids+=($!) names+=(slurmctld)
 wait_for slurmctld "$dir/slurmctld.log" scontrol ping
 slurmd -D -N localhost -f "$SLURM_CONF" >>"$dir/slurmd.log" 2>&1 &
-pids+=($!)
+pids+=($!) names+=(slurmd)
 wait_for "slurmd (the node idle in sinfo)" "$dir/slurmd.log" bash -c '[ "$(sinfo --noheader -o %t)" = idle ]'
 say "munged, slurmctld and slurmd up in $(took "$up"): $(sinfo --noheader -o '%P %D node %c CPUs %m MB %t')"
 

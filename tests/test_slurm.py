@@ -41,7 +41,8 @@ def scheduler():
         pytest.skip("no Slurm on PATH (`make test-slurm` installs and starts a one-node cluster)")
     nodes = subprocess.run(["sinfo", "--noheader", "-o", "%t"], capture_output=True, text=True, timeout=30)
     if nodes.returncode != 0 or not nodes.stdout.split():
-        pytest.skip(f"no Slurm scheduler answers sinfo ({nodes.stderr.strip() or 'no node'}); "
+        reason = nodes.stderr.strip().splitlines()[-1] if nodes.stderr.strip() else "no node"
+        pytest.skip(f"no Slurm scheduler answers sinfo ({reason}); "
                     "`make test-slurm` starts a one-node cluster")
 
 
