@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow bench-throughput bench-shapo bench-parity recipes-smoke clean
+.PHONY: setup demo test test-slow test-slurm bench-throughput bench-shapo bench-parity recipes-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,12 +20,18 @@ demo: $(STAMP)
 		--steps-per-epoch 10000 --cost-limit 25 --seed 0 --out runs/demo --force
 	$(BIN)/shapo-rl evaluate runs/demo --episodes 5
 
+# In parallel, one worker per core (pytest-xdist).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -n auto
 
 # The long checks (marked slow): skybox-free worlds step identically for 200 seeds per task.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest tests -m slow
+
+# The tests marked slurm, against a one-node Slurm cluster on this machine that
+# tests/slurm_cluster.sh installs (slurm-wlm, munge; as root), starts and stops.
+test-slurm: $(STAMP)
+	tests/slurm_cluster.sh $(BIN)/python -m pytest tests -m slurm
 
 bench-throughput: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py

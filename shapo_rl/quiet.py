@@ -9,6 +9,9 @@ Each entry is a message that is benign for this library, with the reason:
 - Lightning (with torch 2.13) warns that ``isinstance(treespec, LeafSpec)`` is deprecated, in its
   own code.
 - Lightning's INFO lines (accelerator availability, tips, "fit stopped") are logs, not results.
+- Lightning warns that ``srun`` is on PATH but not used (a Slurm node or login node): it guards
+  against several processes started without ``srun``, so a one-process run (every job of
+  ``recipe run --engine slurm``) does not show it; a run of several processes still does.
 - gymnasium-robotics 1.2.2 (the version safety-gymnasium needs; gymnasium imports it as a plugin)
   prints a notice about its Adroit hand tasks' rewards on stderr when imported. No task of this
   library is an Adroit task: :func:`drop_adroit_notice` removes that one notice from the
@@ -28,6 +31,7 @@ BENIGN_WARNINGS = (
     r"Your `IterableDataset` has `__len__` defined",
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
 )
+SRUN_NOT_USED = r"The `srun` command is available on your system but is not used"
 LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric")
 
 
@@ -40,12 +44,13 @@ def drop_adroit_notice() -> None:
 
 
 @contextmanager
-def third_party_noise_silenced() -> Iterator[None]:
-    """Within the block: the benign warnings above ignored, Lightning's loggers at WARNING."""
+def third_party_noise_silenced(processes: int) -> Iterator[None]:
+    """Within the block: the benign warnings above ignored (the ``srun`` one when ``processes``
+    is 1), Lightning's loggers at WARNING."""
     loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
     levels = [logger.level for logger in loggers]
     with warnings.catch_warnings():
-        for message in BENIGN_WARNINGS:
+        for message in (*BENIGN_WARNINGS, *([SRUN_NOT_USED] if processes == 1 else [])):
             warnings.filterwarnings("ignore", message=message)
         for logger in loggers:
             logger.setLevel(logging.WARNING)

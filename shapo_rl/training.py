@@ -232,7 +232,7 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     ]
     if progress:
         callbacks.append(TrainingProgress(config.steps))
-    with third_party_noise_silenced():
+    with third_party_noise_silenced(devices):
         trainer = L.Trainer(max_epochs=config.epochs, accelerator=accelerator, devices=devices,
                             strategy=lightning_strategy(strategy, devices),
                             logger=make_loggers(loggers, paths.root) or False, callbacks=callbacks,

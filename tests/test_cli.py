@@ -1,6 +1,8 @@
 """The CLI in-process: every command with tiny budgets, and one-line errors for user mistakes."""
 
 import csv
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -131,6 +133,33 @@ def test_unwritable_output_directory_is_one_line(tmp_path):
         assert result.stderr.startswith("error: cannot write the run directory")
         assert len(result.stderr.strip().splitlines()) == 1
     assert blocker.read_text() == "not a directory"
+
+
+# `shapo-rl` in a process where safety_gymnasium cannot be imported (as after a plain `pip install .`).
+WITHOUT_SAFETY_GYMNASIUM = """
+import sys
+from importlib.machinery import PathFinder
+
+class WithoutSafetyGymnasium(PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        return None if name.partition(".")[0] == "safety_gymnasium" else super().find_spec(name, path, target)
+
+sys.meta_path[sys.meta_path.index(PathFinder)] = WithoutSafetyGymnasium
+from cli.app import main
+main()
+"""
+
+
+def test_missing_safety_gymnasium_is_one_line_saying_how_to_install_it(tmp_path):
+    result = subprocess.run([sys.executable, "-c", WITHOUT_SAFETY_GYMNASIUM, "train", "--algo", "trpo-lag",
+                             "--env", "SafetyPointGoal1-v0", "--steps", "2000", "--steps-per-epoch", "1000",
+                             "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: safety-gymnasium is not installed: "
+                                    "pip install --no-deps safety-gymnasium==1.0.0"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 def test_set_reaches_run_and_algorithm_settings_and_config_yaml_records_them(tmp_path):

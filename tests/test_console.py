@@ -1,10 +1,12 @@
 """What a user sees: a normal run prints no third-party warnings or tips (piped, its progress is
-one plain line per epoch), --quiet prints nothing,
+one plain line per epoch; also with Slurm's srun on PATH, as on a cluster node), --quiet prints nothing,
 and Lightning loggers get every metrics.csv column."""
 
 import csv
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -14,9 +16,12 @@ TINY = ["--algo", "trpo-lag", "--env", "ToyCMDP-v0", "--steps", "400", "--steps-
         "--set", "critic.update_iters=1"]
 
 
+SRUN_ON_PATH = {**os.environ, "PATH": f"{Path(__file__).parent / 'fake_slurm'}{os.pathsep}{os.environ['PATH']}"}
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "cli.app", "train", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=SRUN_ON_PATH)
 
 
 def test_a_normal_run_prints_no_warnings_and_quiet_prints_nothing(tmp_path):

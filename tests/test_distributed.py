@@ -44,7 +44,7 @@ def _config(algo: str, settings: dict | None = None, **overrides) -> TrainConfig
 def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
     """Train into ``out/run``; every process saves to ``out/rank{r}.pt`` its initial and final
     state_dict, each epoch's rollout (observations, actions, rewards), its policy after each
-    update and its epoch metrics."""
+    update, its epoch metrics and the cluster environment Lightning ran it in."""
     from shapo_rl import keys, training
 
     torch.set_num_threads(1)
@@ -78,7 +78,9 @@ def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
     finally:
         training.build_module = build
     module = record.pop("module")
+    environment = getattr(module.trainer.strategy, "cluster_environment", None)  # none with one process
     torch.save({"rank": module.global_rank, "world_size": module.trainer.world_size,
+                "environment": type(environment).__name__ if environment else None,
                 "final": module.state_dict(), **record}, out / f"rank{module.global_rank}.pt")
 
 
