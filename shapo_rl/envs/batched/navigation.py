@@ -20,8 +20,12 @@ What it reproduces of one stock step (safety-gymnasium 1.0.0, gymnasium wrappers
   ``ctrl``, the frameskip drawn by ``random_generator.binomial`` (same generator, same order),
   the gremlins' mocap positions before every substep, ``mj_step`` per substep, ``mj_forward``
   after. The stock step calls ``mj_forward`` twice more on the same state (in ``calculate_cost``
-  and ``obs``), which recomputes the same numbers from the same state, so it is called once;
-  no ``MujocoException`` can arise (safety-gymnasium installs no MuJoCo warning callback);
+  and ``obs``). These are not idle: each constraint solve starts from and rewrites
+  ``qacc_warmstart``, so the next step's physics (and the accelerometer) depends on how many
+  ran; all three run. (Skipping the position and velocity stages of the repeats with
+  ``mj_forwardSkip`` is exact for Point but not for Car: the solver's state from the position
+  stage differs.) No ``MujocoException`` can arise (safety-gymnasium installs no MuJoCo
+  warning callback);
 * ``BaseTask.obs``: sensors, pseudo lidar, the ``Box.contains`` assertion, ``flatten``.
 
 It does not keep ``Builder.cost`` (the per-obstacle cost dict), which only ``render`` reads; a
@@ -78,6 +82,9 @@ class NavigationSlice(StockSlice):
     threads step the physics (each a contiguous share of the envs).
     """
 
+    # mj_forward calls of a stock step once the physics stepped: simulation_forward's, calculate_cost's, obs's.
+    FORWARDS = 3
+
     def __init__(self, spec: TaskSpec, max_episode_steps: int, count: int, render_mode: str | None = None,
                  envs: list | None = None, threads: int = DEFAULT_THREADS):
         super().__init__(spec, max_episode_steps, count, render_mode, envs)
@@ -87,6 +94,9 @@ class NavigationSlice(StockSlice):
         task = self._tasks[0]
         self._rules = RULES[type(task).__name__](task)
         self._lidar_obstacles = [o for o in task._obstacles if o.is_lidar_observed]  # noqa: SLF001
+        # The lidar group of each position a lidar sees; Circle.pos is one point, the origin.
+        self._lidar_groups = np.concatenate([np.full(len(_body_names(o)) if o.name in BODY_NAMES else 1, g)
+                                             for g, o in enumerate(self._lidar_obstacles)])
         self._contact_obstacles = [o for o in task._obstacles  # noqa: SLF001
                                    if o.is_constrained and o.name in CONTACT_PREFIXES]
         self._needs_contacts = self._rules.needs_contacts or bool(self._contact_obstacles)
@@ -259,7 +269,8 @@ class NavigationSlice(StockSlice):
                 for s in range(substeps):
                     data.mocap_pos[mocaps] = mocap_targets[j, s]
                     mujoco.mj_step(model, data)
-            mujoco.mj_forward(model, data)
+            for _ in range(self.FORWARDS):
+                mujoco.mj_forward(model, data)
             self._gather(j)
 
     def _mocap_targets(self) -> np.ndarray | None:
@@ -297,14 +308,11 @@ class NavigationSlice(StockSlice):
         obs = np.empty((k, self._low.size))
         blanked = self._rules.blanked_lidars(self._tasks)
         lidar = self._tasks[0].lidar_conf
+        points = np.concatenate([view.bodies.get(o.name, np.zeros((k, 1, 3))) for o in self._lidar_obstacles], axis=1)
+        readings = pseudo_lidar(ego_xy(points, view.agent_pos, view.agent_mat), self._lidar_groups,
+                                len(self._lidar_obstacles), lidar.num_bins, lidar.max_dist)
+        lidars = {f"{o.name}_lidar": readings[:, g] for g, o in enumerate(self._lidar_obstacles)}
         sensor_column = 0
-        lidars = {}
-        for obstacle in self._lidar_obstacles:
-            positions = view.bodies.get(obstacle.name)
-            if positions is None:  # Circle.pos: the origin
-                positions = np.zeros((k, 1, 3))
-            lidars[f"{obstacle.name}_lidar"] = pseudo_lidar(ego_xy(positions, view.agent_pos, view.agent_mat),
-                                                            lidar.num_bins, lidar.max_dist)
         for key, kind, column, width in self._layout:
             if kind == "lidar":
                 values = lidars[key]
@@ -322,8 +330,14 @@ class NavigationSlice(StockSlice):
         return obs
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Step env ``j`` with ``actions[j]``, as ``env.step``: observations, rewards, costs,
-        terminated, truncated (see the module doc)."""
+        """Step env ``j`` with ``actions[j]``: float32 observations, rewards and costs, terminated,
+        truncated, as :meth:`StockSlice.step` (the cast of :meth:`step_exact`)."""
+        obs, reward, cost, terminated, truncated = self.step_exact(actions)
+        return obs.astype(np.float32), reward.astype(np.float32), cost.astype(np.float32), terminated, truncated
+
+    def step_exact(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Step env ``j`` with ``actions[j]``: what each env's own ``step`` returns, in float64
+        (observations ``[k, obs]``, rewards, costs ``[k]``), terminated and truncated ``[k]``."""
         from gymnasium.error import ResetNeeded
         from safety_gymnasium.utils.common_utils import ResamplingError
 
@@ -351,7 +365,7 @@ class NavigationSlice(StockSlice):
             for _ in range(int(outside.sum())):
                 print("Warning: reward was outside of range!")
             reward = np.where(outside, np.clip(reward, -clip, clip), reward)
-        cost = constraint_violations(self._tasks, view).astype(np.float32)
+        cost = constraint_violations(self._tasks, view).astype(np.float64)
         self._rules.specific_step(view)
         for j in np.flatnonzero(achieved):  # Builder.step's goal processing, by the stock code
             task = self._tasks[j]
@@ -373,7 +387,7 @@ class NavigationSlice(StockSlice):
             limit._elapsed_steps += 1  # noqa: SLF001
             terminated[j] = builder.terminated
             truncated[j] = builder.truncated or limit._elapsed_steps >= limit._max_episode_steps  # noqa: SLF001
-        return obs.astype(np.float32), reward.astype(np.float32), cost, terminated, truncated
+        return obs, reward, cost, terminated, truncated
 
     def close(self) -> None:
         if self._pool is not None:

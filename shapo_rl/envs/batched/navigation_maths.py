@@ -29,8 +29,9 @@ def ego_xy(positions: np.ndarray, agent_pos: np.ndarray, agent_mat: np.ndarray) 
     return np.matmul(world, agent_mat)[..., :2]
 
 
-def pseudo_lidar(ego: np.ndarray, num_bins: int, max_dist: float) -> np.ndarray:
-    """Lidar bins ``[k, num_bins]`` of egocentric XY ``ego [k, n, 2]`` (``_obs_lidar_pseudo``).
+def pseudo_lidar(ego: np.ndarray, groups: np.ndarray, num_groups: int, num_bins: int, max_dist: float) -> np.ndarray:
+    """Lidar bins ``[k, num_groups, num_bins]`` of egocentric XY ``ego [k, n, 2]``, position ``i``
+    seen by lidar ``groups[i]`` (one ``_obs_lidar_pseudo`` per group, all groups in one pass).
 
     Raises ``AssertionError`` where the stock code's alias assertion would.
     """
@@ -46,12 +47,14 @@ def pseudo_lidar(ego: np.ndarray, num_bins: int, max_dist: float) -> np.ndarray:
     sensor = np.where(reach > 0, reach, 0) / max_dist  # Python's max(0, reach)
     alias = (angle - bin_angle) / bin_size
     assert np.all((alias >= 0) & (alias <= 1)), f"bad alias {alias}"
-    candidates = np.arange(num_bins)
-    readings = np.zeros(ego.shape[:2] + (num_bins,))
-    for index, value in ((bins, sensor), ((bins + 1) % num_bins, alias * sensor),
-                         ((bins - 1) % num_bins, (1 - alias) * sensor)):
-        readings = np.maximum(readings, np.where(index[..., None] == candidates, value[..., None], 0.0))
-    return readings.max(axis=1, initial=0.0)
+    # Each position raises its bin to sensor, the next to alias * sensor, the previous to
+    # (1 - alias) * sensor: one column per (group, bin), the maximum over the positions.
+    offset = groups * num_bins
+    columns = np.concatenate([offset + bins, offset + (bins + 1) % num_bins, offset + (bins - 1) % num_bins], axis=1)
+    values = np.concatenate([sensor, alias * sensor, (1 - alias) * sensor], axis=1)
+    hits = columns[..., None] == np.arange(num_groups * num_bins)
+    readings = np.where(hits, values[..., None], 0.0).max(axis=1)
+    return readings.reshape(len(ego), num_groups, num_bins)
 
 
 def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
