@@ -75,6 +75,28 @@ def _body_names(obstacle) -> list[str]:
     return [pattern.format(i=i) for i in range(obstacle.num)] if "{i}" in pattern else [pattern]
 
 
+class _EnvHandles:
+    """What a step uses of one env's world (rebuilt by every reset): its model and data, views
+    of the data's arrays, the ids of the bodies, sensors and mocaps it reads, its frameskip draw."""
+
+    def __init__(self, task, body_names: list[str], layout: list, gremlins) -> None:
+        self.model, self.data = model, data = task.model, task.data
+        self.bodies = np.array([model.body(name).id for name in body_names])
+        self.agent = model.body("agent").id
+        columns = []
+        for key, kind, _, _ in layout:
+            if kind != "lidar":
+                sensor = model.sensor(key).id
+                columns.extend(range(model.sensor_adr[sensor], model.sensor_adr[sensor] + model.sensor_dim[sensor]))
+        self.sensor_columns = np.array(columns)
+        self.mocaps = None if gremlins is None else np.array(
+            [model.body_mocapid[model.body(f"gremlin{i}mocap").id] for i in range(gremlins.num)])
+        self.xpos, self.agent_xmat, self.sensordata = data.xpos, data.xmat[self.agent], data.sensordata
+        self.ctrl, self.mocap_pos, self.qvel = data.ctrl, data.mocap_pos, data.qvel
+        self.frameskip = task.random_generator.binomial
+        self.frameskip_args = (task.sim_conf.frameskip_binom_n, task.sim_conf.frameskip_binom_p)
+
+
 class NavigationSlice(StockSlice):
     """A slice of safety-gymnasium navigation envs whose step is batched (see the module doc).
 
@@ -205,23 +227,10 @@ class NavigationSlice(StockSlice):
     def _refresh(self, j: int) -> None:
         """Env ``j``'s model and data (rebuilt by every reset) and the ids and tables read from them."""
         task = self._tasks[j]
-        model, data = task.model, task.data
-        ids = np.array([model.body(name).id for name in self._body_list])
-        agent_id = model.body("agent").id
-        columns = []
-        for key, kind, _, _ in self._layout:
-            if kind != "lidar":
-                sensor = model.sensor(key).id
-                adr, dim = model.sensor_adr[sensor], model.sensor_dim[sensor]
-                columns.extend(range(adr, adr + dim))
-        mocaps = None
-        if self._gremlins is not None:
-            mocaps = np.array([model.body_mocapid[model.body(f"gremlin{i}mocap").id]
-                               for i in range(self._gremlins.num)])
-        self._handles[j] = (model, data, ids, agent_id, np.array(columns), mocaps)
-        self._ctrl_low[j], self._ctrl_high[j] = model.actuator_ctrlrange[:, 0], model.actuator_ctrlrange[:, 1]
+        self._handles[j] = handles = _EnvHandles(task, self._body_list, self._layout, self._gremlins)
+        self._ctrl_low[j], self._ctrl_high[j] = handles.model.actuator_ctrlrange.T
         if self._needs_contacts:
-            self._refresh_tables(j, model, task)
+            self._refresh_tables(j, handles.model, task)
         self._gather(j)
 
     def _refresh_tables(self, j: int, model, task) -> None:
@@ -243,31 +252,31 @@ class NavigationSlice(StockSlice):
 
     def _gather(self, j: int) -> None:
         """Copy what a step reads from env ``j``'s data into the slice's arrays."""
-        model, data, ids, agent_id, columns, _ = self._handles[j]
-        self._positions[j] = data.xpos[ids]
-        self._mats[j] = data.xmat[agent_id]
-        self._sensors[j] = data.sensordata[columns]
+        env = self._handles[j]
+        self._positions[j] = env.xpos[env.bodies]
+        self._mats[j] = env.agent_xmat
+        self._sensors[j] = env.sensordata[env.sensor_columns]
         if self._needs_contacts:
-            contact = data.contact
+            contact = env.data.contact
             self._contacts[j] = (contact.geom1.copy(), contact.geom2.copy())
         if self._rules.needs_velocity:
-            jacp = np.zeros((3, model.nv))
-            mujoco.mj_jacBody(model, data, jacp, None, agent_id)
-            self._velocities[j] = np.dot(jacp, data.qvel)  # task_utils.get_body_xvelp
+            jacp = np.zeros((3, env.model.nv))
+            mujoco.mj_jacBody(env.model, env.data, jacp, None, env.agent)
+            self._velocities[j] = np.dot(jacp, env.qvel)  # task_utils.get_body_xvelp
 
     def _advance(self, rows: np.ndarray, ctrl: np.ndarray, mocap_targets: np.ndarray | None) -> None:
         """``simulation_forward`` of envs ``rows`` (``ctrl`` already clipped), then :meth:`_gather`."""
         for j in rows:
-            model, data, _, _, _, mocaps = self._handles[j]
-            task = self._tasks[j]
-            data.ctrl[:] = ctrl[j]
-            substeps = task.random_generator.binomial(task.sim_conf.frameskip_binom_n, task.sim_conf.frameskip_binom_p)
-            if mocaps is None:
+            env = self._handles[j]
+            model, data = env.model, env.data
+            env.ctrl[:] = ctrl[j]
+            substeps = env.frameskip(*env.frameskip_args)
+            if env.mocaps is None:
                 if substeps:
                     mujoco.mj_step(model, data, nstep=substeps)
             else:
                 for s in range(substeps):
-                    data.mocap_pos[mocaps] = mocap_targets[j, s]
+                    env.mocap_pos[env.mocaps] = mocap_targets[j, s]
                     mujoco.mj_step(model, data)
             for _ in range(self.FORWARDS):
                 mujoco.mj_forward(model, data)
@@ -280,8 +289,8 @@ class NavigationSlice(StockSlice):
             return None
         n = self._tasks[0].sim_conf.frameskip_binom_n
         times = np.empty((len(self.envs), n))
-        times[:, 0] = [handle[1].time for handle in self._handles]
-        timestep = np.array([handle[0].opt.timestep for handle in self._handles])
+        times[:, 0] = [env.data.time for env in self._handles]
+        timestep = np.array([env.model.opt.timestep for env in self._handles])
         for s in range(1, n):
             times[:, s] = times[:, s - 1] + timestep
         targets = np.empty(times.shape + (3,))
@@ -365,7 +374,7 @@ class NavigationSlice(StockSlice):
             for _ in range(int(outside.sum())):
                 print("Warning: reward was outside of range!")
             reward = np.where(outside, np.clip(reward, -clip, clip), reward)
-        cost = constraint_violations(self._tasks, view).astype(np.float64)
+        cost = constraint_violations(view).astype(np.float64)
         self._rules.specific_step(view)
         for j in np.flatnonzero(achieved):  # Builder.step's goal processing, by the stock code
             task = self._tasks[j]

@@ -10,7 +10,7 @@ in the same order, so that the results are identical (not close) to the stock on
 * :func:`pseudo_lidar` is ``BaseTask._obs_lidar_pseudo`` (``lidar_conf.alias`` on, linear
   ``max_dist``): ``np.abs`` and ``np.angle`` of complex arrays are the scalar ``np.abs`` and
   ``np.angle`` of ``complex(x, y)`` (``np.hypot`` is not), and every bin is a maximum, which
-  does not depend on the order in which positions are folded in;
+  does not depend on the order in which positions are folded in (all readings are >= +0.0);
 * :func:`distance` is ``np.sqrt(np.sum(np.square(a - b)))`` (``BaseAgent.dist_xy`` on XY,
   ``PushLevel0.dist_box`` in 3D): a sum of two or three squares adds left to right;
 * :func:`quat2mat` is ``mujoco.mju_quat2Mat`` (``task_utils.quat2mat``), MuJoCo's formula.
@@ -48,12 +48,16 @@ def pseudo_lidar(ego: np.ndarray, groups: np.ndarray, num_groups: int, num_bins:
     alias = (angle - bin_angle) / bin_size
     assert np.all((alias >= 0) & (alias <= 1)), f"bad alias {alias}"
     # Each position raises its bin to sensor, the next to alias * sensor, the previous to
-    # (1 - alias) * sensor: one column per (group, bin), the maximum over the positions.
-    offset = groups * num_bins
+    # (1 - alias) * sensor: one column per (env, group, bin), the maximum of what it received.
+    width = num_groups * num_bins
+    offset = groups * num_bins + np.arange(len(ego))[:, None] * width
     columns = np.concatenate([offset + bins, offset + (bins + 1) % num_bins, offset + (bins - 1) % num_bins], axis=1)
-    values = np.concatenate([sensor, alias * sensor, (1 - alias) * sensor], axis=1)
-    hits = columns[..., None] == np.arange(num_groups * num_bins)
-    readings = np.where(hits, values[..., None], 0.0).max(axis=1)
+    values = np.concatenate([sensor, alias * sensor, (1 - alias) * sensor], axis=1).reshape(-1)
+    order = np.argsort(columns.reshape(-1), kind="stable")
+    columns, values = columns.reshape(-1)[order], values[order]
+    starts = np.flatnonzero(np.r_[True, columns[1:] != columns[:-1]])
+    readings = np.zeros(len(ego) * width)
+    readings[columns[starts]] = np.maximum.reduceat(values, starts)
     return readings.reshape(len(ego), num_groups, num_bins)
 
 

@@ -13,10 +13,16 @@ exactly as the stock methods do.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
 from shapo_rl.envs.batched.navigation_maths import distance
+
+# The contact costs this module reproduces: obstacle name -> prefix of its geoms' names.
+CONTACT_PREFIXES = {"gremlins": "gremlin", "pillars": "pillar", "buttons": "button"}
+# Obstacles whose cost this module reproduces (when constrained).
+CONSTRAINED = ("hazards", "sigwalls", *CONTACT_PREFIXES)
 
 
 @dataclass
@@ -34,7 +40,14 @@ class Contacts:
         table = self.tables[name]
         return table[self.env, self.geom1] | table[self.env, self.geom2]
 
+    def on_goal_button(self, tasks: list) -> np.ndarray:
+        """Per contact: whether one of its geoms is named ``button{goal_button}`` of its env's task."""
+        goal_button = _attribute(tasks, "buttons.goal_button")[self.env]
+        index = self.tables["button_index"]
+        return (index[self.env, self.geom1] == goal_button) | (index[self.env, self.geom2] == goal_button)
+
     def any_per_env(self, mask: np.ndarray, k: int) -> np.ndarray:
+        """Per env: whether one of its contacts is in ``mask``."""
         return np.bincount(self.env[mask], minlength=k)[:k] > 0
 
 
@@ -53,12 +66,8 @@ class StepView:
 
 
 def _attribute(tasks: list, path: str) -> np.ndarray:
-    values = []
-    for task in tasks:
-        for part in path.split("."):
-            task = getattr(task, part)
-        values.append(task)
-    return np.array(values)
+    """Each task's attribute ``path`` (dotted), as an array."""
+    return np.array(list(map(attrgetter(path), tasks)))
 
 
 def _write_back(tasks: list, name: str, values: np.ndarray) -> None:
@@ -120,10 +129,7 @@ class ButtonRules(Rules):
         reward = 0.0 + (_attribute(view.tasks, "last_dist_goal") - dist_goal) * self.reward_distance
         _write_back(view.tasks, "last_dist_goal", dist_goal)
         contacts = view.contacts
-        goal_button = _attribute(view.tasks, "buttons.goal_button")[contacts.env]
-        index = contacts.tables["button_index"]
-        on_goal = (index[contacts.env, contacts.geom1] == goal_button) | (index[contacts.env, contacts.geom2] == goal_button)
-        achieved = contacts.any_per_env(on_goal & contacts.either("agent"), k)
+        achieved = contacts.any_per_env(contacts.on_goal_button(view.tasks) & contacts.either("agent"), k)
         return np.where(achieved, reward + self.reward_goal, reward), achieved
 
     def specific_step(self, view: StepView) -> None:
@@ -180,7 +186,7 @@ class CircleRules(Rules):
         return reward, np.zeros(len(view.tasks), dtype=bool)
 
 
-def constraint_violations(tasks: list, view: StepView) -> np.ndarray:
+def constraint_violations(view: StepView) -> np.ndarray:
     """Whether each env's step has a cost: the stock ``cost_sum`` under ``constrain_indicator``.
 
     ``Builder._cost`` turns ``calculate_cost``'s sum of the constrained obstacles' ``cal_cost``
@@ -191,10 +197,10 @@ def constraint_violations(tasks: list, view: StepView) -> np.ndarray:
     while the timer is 0) where it joins an agent geom and a ``button*`` other than the goal
     button; sigwalls where ``|x|`` (and, with 4 walls, ``|y|``) exceeds ``locate_factor``.
     """
+    tasks = view.tasks
     k = len(tasks)
-    task = tasks[0]
     violated = np.zeros(k, dtype=bool)
-    for obstacle in task._obstacles:  # noqa: SLF001 - the task's own obstacle list
+    for obstacle in tasks[0]._obstacles:  # noqa: SLF001 - the task's own obstacle list
         if not obstacle.is_constrained:
             continue
         if obstacle.name == "hazards":
@@ -207,10 +213,7 @@ def constraint_violations(tasks: list, view: StepView) -> np.ndarray:
             violated |= contacts.any_per_env(hit, k)
         elif obstacle.name == "buttons":
             contacts = view.contacts
-            goal_button = _attribute(tasks, "buttons.goal_button")[contacts.env]
-            index = contacts.tables["button_index"]
-            on_goal = (index[contacts.env, contacts.geom1] == goal_button) | (index[contacts.env, contacts.geom2] == goal_button)
-            wrong = contacts.either("buttons") & contacts.either("agent") & ~on_goal
+            wrong = contacts.either("buttons") & contacts.either("agent") & ~contacts.on_goal_button(tasks)
             active = _attribute(tasks, "buttons.timer") == 0
             violated |= contacts.any_per_env(wrong, k) & active
         elif obstacle.name == "sigwalls":
@@ -221,9 +224,3 @@ def constraint_violations(tasks: list, view: StepView) -> np.ndarray:
         else:
             raise NotImplementedError(f"no batched cost for {obstacle.name}")
     return violated
-
-
-# The contact costs this module reproduces: obstacle name -> prefix of its geoms' names.
-CONTACT_PREFIXES = {"gremlins": "gremlin", "pillars": "pillar", "buttons": "button"}
-# Obstacles whose cost this module reproduces (when constrained).
-CONSTRAINED = ("hazards", "sigwalls", *CONTACT_PREFIXES)
