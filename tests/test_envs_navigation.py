@@ -8,7 +8,8 @@ towards the target's lidar bin (so goals are met) with noise, and leave [-1, 1] 
 clips them); a short time limit makes truncations, and done envs are reset with their own
 generators; Point's physics steps in one thread, Car's in two. At the end the stock state the fast steps left (episode counters, the task's goal
 and button bookkeeping, the random generator, MuJoCo's state) must equal the stock one, and a
-few stock steps from it must agree. ``make test`` runs 3 seeds x 300 steps per agent and family;
+few stock steps from it must agree. ``make test`` runs 3 seeds x 300 steps per agent and family
+(Point truncated by the time limit wrapper, Car by the task's own ``num_steps``, shortened);
 ``make test-slow`` runs 200 seeds x 1,000 steps per family.
 """
 
@@ -92,12 +93,16 @@ def _own_steps(envs: list, actions: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.array(column, dtype=dtype) for column, dtype in zip(zip(*out), (None, None, None, bool, bool)))
 
 
-def _compare(task: str, target: str | None, seeds: list[int], steps: int, max_episode_steps: int) -> dict[str, int]:
-    """Run both slices on ``task`` from ``seeds``; the events seen (goals met, costs, truncations)."""
+def _compare(task: str, target: str | None, seeds: list[int], steps: int, max_episode_steps: int,
+             task_steps: int | None = None) -> dict[str, int]:
+    """Run both slices on ``task`` from ``seeds`` (``task_steps``: the tasks' own ``num_steps``
+    limit in place of theirs); the events seen (goals met, costs, truncations)."""
     spec = get_task(task)
     agent = "Point" if "Point" in task else "Car"
     stock = StockSlice(spec, max_episode_steps, len(seeds))
     fast = NavigationSlice(spec, max_episode_steps, len(seeds), threads=1 if agent == "Point" else 2)
+    for env in (*stock.envs, *fast.envs):
+        env.unwrapped.task.num_steps = task_steps or env.unwrapped.task.num_steps
     events = {"goals": 0, "costs": 0, "truncations": 0, "clipped": 0}
     try:
         columns = _target_columns(stock.envs[0], target)
@@ -144,8 +149,11 @@ def _tasks(family: str) -> list[str]:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fast_navigation_step_is_the_stock_step(family: str) -> None:
     events = {}
-    for task in _tasks(family):
-        for key, count in _compare(task, FAMILIES[family], seeds=[3, 4, 5], steps=300, max_episode_steps=120).items():
+    point, car = _tasks(family)
+    runs = [(point, {"max_episode_steps": 120}),  # the time limit wrapper truncates
+            (car, {"max_episode_steps": 1000, "task_steps": 130})]  # Builder.step's own limit does
+    for task, limits in runs:
+        for key, count in _compare(task, FAMILIES[family], seeds=[3, 4, 5], steps=300, **limits).items():
             events[key] = events.get(key, 0) + count
     assert events["truncations"] > 0 and events["clipped"] > 0
     if family != "Push":  # the box reaches its goal rarely
