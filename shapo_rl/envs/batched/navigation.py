@@ -119,9 +119,8 @@ class NavigationSlice(StockSlice):
         # The lidar group of each position a lidar sees; Circle.pos is one point, the origin.
         self._lidar_groups = np.concatenate([np.full(len(_body_names(o)) if o.name in BODY_NAMES else 1, g)
                                              for g, o in enumerate(self._lidar_obstacles)])
-        self._contact_obstacles = [o for o in task._obstacles  # noqa: SLF001
-                                   if o.is_constrained and o.name in CONTACT_PREFIXES]
-        self._needs_contacts = self._rules.needs_contacts or bool(self._contact_obstacles)
+        self._needs_contacts = self._rules.needs_contacts or any(
+            o.is_constrained and o.name in CONTACT_PREFIXES for o in task._obstacles)  # noqa: SLF001
         self._gremlins = task._mocaps.get("gremlins")  # noqa: SLF001
         groups = {o.name: _body_names(o) for o in task._obstacles if o.name in BODY_NAMES}  # noqa: SLF001
         self._groups: dict[str, slice] = {}
@@ -164,6 +163,8 @@ class NavigationSlice(StockSlice):
         task = builder.task
         lidar, agent = task.lidar_conf, task.agent
         if type(task).__name__ not in RULES or type(agent).__name__ not in AGENTS:
+            return False
+        if not type(task).__module__.startswith("safety_gymnasium.tasks.safe_navigation."):
             return False
         settings = (not task.observe_vision, task.observation_flatten, not task.debug, not task.action_noise,
                     lidar.type == "pseudo", lidar.alias, lidar.max_dist is not None,
