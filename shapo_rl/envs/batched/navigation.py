@@ -61,8 +61,9 @@ AGENTS = ("Point", "Car")
 # The bodies whose xpos each obstacle's ``pos`` property reads (``Hazards.pos``, ``Gremlins.pos``, ...).
 BODY_NAMES = {"hazards": "hazard{i}", "vases": "vase{i}", "buttons": "button{i}", "gremlins": "gremlin{i}obj",
               "pillars": "pillar{i}", "goal": "goal", "push_box": "push_box"}
-# Physics threads of a slice: on 2 shared cores, 20 envs of SafetyPointGoal1-v0 stepped 1.0-1.7x
-# faster with 2 threads than with 1 (benchmarks/navigation_step.py, other users' load 5-10).
+# Physics threads of a slice: on 2 shared cores, 20 envs of SafetyPointGoal1-v0 stepped 0.95-1.7x
+# as fast with 2 threads as with 1 (benchmarks/navigation_step.py, medians of 3 rounds in five
+# runs, other users' load 4-10; about 1x whenever the load left no second core).
 DEFAULT_THREADS = 2
 
 
