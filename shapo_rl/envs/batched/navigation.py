@@ -61,7 +61,9 @@ AGENTS = ("Point", "Car")
 # The bodies whose xpos each obstacle's ``pos`` property reads (``Hazards.pos``, ``Gremlins.pos``, ...).
 BODY_NAMES = {"hazards": "hazard{i}", "vases": "vase{i}", "buttons": "button{i}", "gremlins": "gremlin{i}obj",
               "pillars": "pillar{i}", "goal": "goal", "push_box": "push_box"}
-# Measured on 2 shared cores, 20 envs: see the pull request notes.
+# Physics threads of a slice: on 2 shared cores, 20 envs of SafetyPointGoal1-v0 stepped 0.95-1.7x (once 2.7x)
+# as fast with 2 threads as with 1 (benchmarks/navigation_step.py, medians of 3 rounds in five
+# runs, other users' load 4-10; about 1x whenever the load left no second core).
 DEFAULT_THREADS = 2
 
 
