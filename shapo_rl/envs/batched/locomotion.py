@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-
 import mujoco
 import numpy as np
 from gymnasium.error import ResetNeeded
 
+from shapo_rl.envs.batched.physics_threads import PhysicsThreads
 from shapo_rl.envs.batched.stock import StockSlice
 from shapo_rl.envs.tasks import TaskSpec
 
@@ -177,8 +176,7 @@ class LocomotionSlice(StockSlice):
         self._box = None if self._rule.health_box is None else self._rule.health_box(first, self._state.shape[1])
         self._before = np.empty((count, 2))
         self._after = np.empty((count, 2))
-        self._chunks = [chunk for chunk in np.array_split(np.arange(count), max(1, min(threads, count))) if len(chunk)]
-        self._pool = ThreadPoolExecutor(len(self._chunks) - 1) if len(self._chunks) > 1 else None
+        self._physics = PhysicsThreads(count, threads)
 
     @classmethod
     def accepts(cls, env) -> bool:
@@ -221,10 +219,7 @@ class LocomotionSlice(StockSlice):
             raise ValueError(f"expected actions of shape {self._actions_shape}, got {actions.shape}")
         if not self._was_reset.all():
             raise ResetNeeded("Cannot call env.step() before calling env.reset()")
-        pending = [self._pool.submit(self._simulate, rows, actions) for rows in self._chunks[1:]] if self._pool else []
-        self._simulate(self._chunks[0], actions)
-        for future in pending:
-            future.result()
+        self._physics.run(self._simulate, actions)
         task, rule = self._tasks[0], self._rule
         velocity = (self._after - self._before) / self._dt
         ctrl_cost = task._ctrl_cost_weight * np.square(actions).sum(axis=1)
@@ -253,6 +248,5 @@ class LocomotionSlice(StockSlice):
         return obs.astype(np.float32), reward.astype(np.float32), cost.astype(np.float32), terminated, truncated
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        self._physics.close()
         super().close()

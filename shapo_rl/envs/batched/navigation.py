@@ -35,8 +35,6 @@ tasks and settings this reproduces and has been tested on.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import mujoco
 import numpy as np
 
@@ -52,6 +50,7 @@ from shapo_rl.envs.batched.navigation_tasks import (
     StepView,
     constraint_violations,
 )
+from shapo_rl.envs.batched.physics_threads import PhysicsThreads
 from shapo_rl.envs.batched.stock import StockSlice
 from shapo_rl.envs.tasks import TaskSpec
 
@@ -141,9 +140,7 @@ class NavigationSlice(StockSlice):
         self._ctrl_low = np.zeros((k, task.agent.body_info.nu))
         self._ctrl_high = np.zeros_like(self._ctrl_low)
         self._tables: dict[str, np.ndarray] = {}
-        self._threads = max(1, min(threads, k))
-        self._chunks = np.array_split(np.arange(k), self._threads)
-        self._pool = ThreadPoolExecutor(self._threads) if self._threads > 1 else None
+        self._physics = PhysicsThreads(k, threads)
 
     @classmethod
     def accepts(cls, env) -> bool:
@@ -363,11 +360,7 @@ class NavigationSlice(StockSlice):
             raise ValueError("Action dimension mismatch")
         ctrl = np.clip(actions, self._ctrl_low, self._ctrl_high)
         targets = self._mocap_targets()
-        if self._pool is None:
-            self._advance(self._chunks[0], ctrl, targets)
-        else:
-            for future in [self._pool.submit(self._advance, rows, ctrl, targets) for rows in self._chunks]:
-                future.result()
+        self._physics.run(self._advance, ctrl, targets)
 
         view = self._view()
         reward, achieved = self._rules.reward(view)
@@ -402,6 +395,5 @@ class NavigationSlice(StockSlice):
         return obs, reward, cost, terminated, truncated
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
+        self._physics.close()
         super().close()
