@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-slurm bench-throughput bench-shapo bench-parity recipes-smoke clean
+.PHONY: setup demo test test-slow test-slurm bench-throughput bench-backends bench-shapo bench-parity recipes-smoke clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -35,6 +35,10 @@ test-slurm: $(STAMP)
 
 bench-throughput: $(STAMP)
 	$(BIN)/python benchmarks/throughput.py
+
+# The same 200k-step trpo-lag run with the stock and the fast env backend: identical metrics and weights.
+bench-backends: $(STAMP)
+	$(BIN)/python benchmarks/backends.py
 
 bench-shapo: $(STAMP)
 	$(BIN)/python benchmarks/shapo_update_time.py
