@@ -1,9 +1,10 @@
 """Measured training speed, for the time estimates of ``shapo-rl recipe show``.
 
 Env steps per second of one TRPO-Lag training process (one torch thread, collection and update)
-on a 2-core CPU machine shared with other load. SafetyPointGoal1-v0, SafetyCarGoal1-v0 and
-SafetyPointButton1-v0: ``make bench-throughput`` (2 epochs of 20,000 steps; the README's
-Benchmarks table). The others: ``shapo-rl train --algo trpo-lag --env TASK --steps 20000
+on a 2-core CPU machine shared with other load. SafetyPointGoal1-v0, SafetyCarGoal1-v0,
+SafetyPointButton1-v0, SafetyHopperVelocity-v1 and Walker2d-v4: ``make bench-throughput`` with
+the fast env backend (2 epochs of 20,000 steps; the README's Benchmarks table). The others, from
+before the fast backend (so estimates for them err long): ``shapo-rl train --algo trpo-lag --env TASK --steps 20000
 --steps-per-epoch 10000``, mean of the two epochs' ``epoch_seconds``; ToyCMDP-v0 from
 200-step epochs. A SHAPO run (Fisher perturbation and critic SAM) takes ``SHAPO_FACTOR`` times
 as long (the paper's Table 1: 100 against 85 minutes), and every run pays ``STARTUP_S`` to
@@ -18,9 +19,9 @@ from collections.abc import Iterable
 from shapo_rl.config import TrainConfig
 
 STEPS_PER_SECOND = {
-    "SafetyPointGoal1-v0": 637, "SafetyCarGoal1-v0": 798, "SafetyPointButton1-v0": 394,
-    "SafetyCarCircle1-v0": 994, "SafetyHopperVelocity-v1": 1632, "SafetyAntVelocity-v1": 2037,
-    "Ant-v4": 2012, "Walker2d-v4": 1551, "HalfCheetah-v4": 4030, "ToyCMDP-v0": 5500,
+    "SafetyPointGoal1-v0": 3266, "SafetyCarGoal1-v0": 3104, "SafetyPointButton1-v0": 2155,
+    "SafetyCarCircle1-v0": 994, "SafetyHopperVelocity-v1": 5520, "SafetyAntVelocity-v1": 2037,
+    "Ant-v4": 2012, "Walker2d-v4": 5352, "HalfCheetah-v4": 4030, "ToyCMDP-v0": 5500,
 }
 SLOWEST = min(STEPS_PER_SECOND.values())  # for a task not measured
 SHAPO_FACTOR = 100 / 85
