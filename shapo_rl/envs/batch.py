@@ -30,9 +30,9 @@ class SimulatorBatch(EnvBase):
     (693-849 vs 743-787 steps/s, other users' load 5-6), so the worker stays. For a MuJoCo
     locomotion task (~0.2 ms a step) the round trip to a worker costs more than the steps it
     moves and halves the speed of both processes' simulators, so collection is 1.2-1.6x slower.
-    A fast slice (``backend="fast"``, :mod:`shapo_rl.envs.batched`) needs no worker: it steps
-    its envs' physics in :func:`physics_threads` threads and does the rest once per batch, so
-    by default it runs in this process alone (``threads`` overrides the count). ``backend`` picks the slices (:mod:`shapo_rl.envs.batched`). Env ``i`` is
+    ``backend`` picks the slices (:mod:`shapo_rl.envs.batched`). A fast slice needs no worker: it
+    steps its envs' physics in :func:`physics_threads` threads and does the rest once per batch,
+    so by default it runs in this process alone (``threads`` overrides the count). Env ``i`` is
     seeded at its first reset after ``set_seed(seed)`` with the ``i``-th seed of TorchRL's seed
     chain (what ``SerialEnv`` would give it); later resets continue its own generator.
     """

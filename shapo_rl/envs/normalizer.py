@@ -88,21 +88,24 @@ class ObservationNormalizer(Transform):
         the same IEEE operations in the same order; the column sums stay torch's, whose
         summation order numpy's does not repeat."""
         self._lazy_init(x.shape[-1:])  # unknown shape: assume a flat observation vector
-        if x.device.type != "cpu":
-            self._update(x.detach().to(torch.float64).reshape(-1, *self.mean.shape), torch)
+        if x.device.type == "cpu":
+            self._update_in_numpy(x.detach().numpy().astype(np.float64).reshape(-1, *self.mean.shape))
             return
-        self._update(x.detach().numpy().astype(np.float64).reshape(-1, *self.mean.shape), np)
-
-    def _update(self, batch, xp) -> None:
+        batch = x.detach().to(torch.float64).reshape(-1, *self.mean.shape)
         n = batch.shape[0]
         if n == 0:
             return
-        if xp is torch:
-            batch_mean = batch.mean(0)
-            batch_m2 = ((batch - batch_mean) ** 2).sum(0)
-            for buffer, value in zip((self.count, self.mean, self.m2),
-                                     merge_moments(self.count, self.mean, self.m2, n, batch_mean, batch_m2)):
-                buffer.copy_(value)
+        batch_mean = batch.mean(0)
+        batch_m2 = ((batch - batch_mean) ** 2).sum(0)
+        for buffer, value in zip((self.count, self.mean, self.m2),
+                                 merge_moments(self.count, self.mean, self.m2, n, batch_mean, batch_m2)):
+            buffer.copy_(value)
+
+    def _update_in_numpy(self, batch: np.ndarray) -> None:
+        """:meth:`update`'s arithmetic on a float64 ``[n, *obs_shape]`` array, written into views of
+        the buffers."""
+        n = batch.shape[0]
+        if n == 0:
             return
         views = count, mean, m2 = self.count.numpy(), self.mean.numpy(), self.m2.numpy()
         batch_mean = np.add.reduce(batch, 0) / n  # numpy's and torch's mean alike

@@ -21,6 +21,7 @@ from __future__ import annotations
 from shapo_rl.envs.batched.locomotion import LocomotionSlice
 from shapo_rl.envs.batched.navigation import NavigationSlice
 from shapo_rl.envs.batched.stock import StockSlice
+from shapo_rl.envs.simulator import make_simulator
 from shapo_rl.envs.tasks import TaskSpec
 
 BACKENDS = ("fast", "stock")
@@ -45,8 +46,6 @@ def make_slice(backend: str, spec: TaskSpec, max_episode_steps: int, count: int,
     """``count`` envs of ``spec`` as one slice of ``backend`` (``envs``: some already built).
     ``threads``: how many threads step a fast slice's physics (None: its measured default); the
     stock slice steps in the calling thread."""
-    from shapo_rl.envs.simulator import make_simulator
-
     envs = list(envs or [])
     if not envs:
         envs.append(make_simulator(spec, max_episode_steps, render_mode))
