@@ -21,6 +21,7 @@ console = Console()
 
 class ScaleName(str, Enum):
     smoke = "smoke"
+    bench = "bench"
     paper = "paper"
 
 
@@ -30,7 +31,8 @@ class Engine(str, Enum):
 
 
 Name = Annotated[str, typer.Argument(help="Recipe name (see `shapo-rl recipe list`).")]
-ScaleOption = Annotated[ScaleName, typer.Option(help="smoke: tiny budgets, minutes; paper: the papers' budgets.")]
+ScaleOption = Annotated[ScaleName, typer.Option(help="smoke: tiny budgets, minutes; bench: the largest budget one "
+                                                    "workstation affords (the evidence recipes); paper: the papers' budgets.")]
 StepsOption = Annotated[Optional[int], typer.Option(min=1, help="Env steps per run instead of the scale's.")]
 SeedsOption = Annotated[Optional[str], typer.Option(help="Seeds instead of the scale's, e.g. 0,1,2.")]
 TasksOption = Annotated[Optional[str], typer.Option(help="Only these of the recipe's tasks, e.g. SafetyHopperVelocity-v1.")]

@@ -123,19 +123,21 @@ class PlannedRun:
 @dataclass(frozen=True)
 class Recipe:
     """One experiment; ``figures(out)`` draws figures computed without training (returns the
-    files written)."""
+    files written); ``bench``, when given, is the largest budget one workstation affords (the
+    committed evidence in results/)."""
 
     name: str
     paper: Scale
     grids: tuple[Grid, ...] = ()
     smoke: Scale = SMOKE
+    bench: Scale | None = None
     post: tuple[Evaluate | Attack, ...] = ()
     figures: Callable[[Path], list[Path]] | None = None
 
     def scale(self, name: str, steps: int | None = None, seeds: tuple[int, ...] | None = None) -> Scale:
-        scales = {"smoke": self.smoke, "paper": self.paper}
+        scales = {"smoke": self.smoke, "paper": self.paper, **({"bench": self.bench} if self.bench else {})}
         if name not in scales:
-            raise ConfigError(f"unknown scale {name!r} (choose from smoke, paper)")
+            raise ConfigError(f"recipe {self.name} has no scale {name!r} (its scales: {', '.join(scales)})")
         return scales[name].with_overrides(steps, seeds)
 
     def restricted(self, tasks: tuple[str, ...] | None = None, algos: tuple[str, ...] | None = None) -> "Recipe":
