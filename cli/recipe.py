@@ -180,6 +180,26 @@ def status(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption 
     typer.echo(", ".join(f"{count} {s}" for s, count in counts.items()) + f" (logs in {folder / 'logs'})")
 
 
+@recipe_app.command()
+@user_errors
+def export(name: Name, scale: ScaleOption = ScaleName.bench, steps: StepsOption = None, seeds: SeedsOption = None,
+           tasks: TasksOption = None, algorithms: AlgosOption = None, out: OutOption = Path("runs/recipes"),
+           to: Annotated[Path, typer.Option(help="Folder of the committed evidence; runs go to TO/NAME/runs.")]
+           = Path("results")) -> None:
+    """Copy each done run's config, metrics, evaluation and attack CSVs (no checkpoints) to
+    TO/NAME/runs/<run>, paths in configs made relative; runs not done yet are named and skipped."""
+    from shapo_rl.launch.job import done
+    from shapo_rl.launch.results import export_run
+
+    recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
+    finished_runs = [planned.spec for planned in plan if done(planned.spec)]
+    for spec in finished_runs:
+        export_run(spec.run_dir, to / recipe.name / "runs" / spec.name)
+    missing = [planned.spec.name for planned in plan if not done(planned.spec)]
+    typer.echo(f"exported {len(finished_runs)} of {len(plan)} runs to {to / recipe.name / 'runs'}"
+               + (f"; not done yet: {', '.join(missing)}" if missing else ""))
+
+
 @recipe_app.command("report")
 @user_errors
 def report_(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption = None,

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -60,6 +61,29 @@ def test_report_draws_every_figure_and_links_it(study):
     assert (root / "attack" / "attack_curves.png").is_file()
 
 
+def test_shapo_runs_are_compared_with_their_vanilla_seeds(study):
+    """One row per task: SHAPO against vanilla trpo-lag, the total-cost difference that of the
+    seed means read straight from the files; the diagnostics carry SHAPO's cosine."""
+    root, runs = study
+    frame = pd.read_csv(root / "report" / "differences.csv")
+    assert sorted(frame["task"]) == sorted(TASKS) and set(frame["reference"]) == {"trpo-lag vanilla"}
+    for task in TASKS:
+        def total(name):
+            values = []
+            for run in runs:
+                if run.name.startswith(f"{task}-{name}-"):
+                    with (run / "metrics.csv").open() as f:
+                        values.append(float(list(csv.DictReader(f))[-1]["total_cost"]))
+            return np.mean(values)
+
+        row = frame[frame["task"] == task].iloc[0]
+        assert row["total cost difference"] == pytest.approx(total("shapo") - total("trpo-lag"), rel=1e-9, abs=1e-9)
+    diagnostics = pd.read_csv(root / "report" / "diagnostics.csv")
+    shapo = diagnostics[diagnostics["group"].str.contains("shapo")]
+    assert len(shapo) == 2 and (shapo["shapo_cosine mean"].between(0.9, 1.0)).all()
+    assert diagnostics[~diagnostics["group"].str.contains("shapo")]["shapo_cosine mean"].isna().all()
+
+
 def _independent_pareto(runs: list[Path]) -> dict:
     """Seed mean and standard error of the last epoch, grouped by reading the files directly."""
     groups: dict = {}
@@ -92,7 +116,7 @@ def test_ellipses_are_seed_means_and_standard_errors(study):
             assert float(row[f"{name}_sem"]) == pytest.approx(stats[column][1], rel=1e-9)
             assert stats[column][1] > 0  # two seeds that differ: the ellipses have a size
 
-    import pandas as pd
+
 
     frame = pd.read_csv(root / "report" / "pareto.csv")
     figure = pareto(frame, "test")

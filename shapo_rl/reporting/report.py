@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shapo_rl.reporting import aggregate, figures, scores
+from shapo_rl.reporting import aggregate, differences, figures, scores
 from shapo_rl.reporting import ReportError
 from shapo_rl.reporting.runs import Group, group_runs, load_run
 
@@ -53,9 +53,10 @@ def _by_task(groups: list[Group]) -> dict[str, list[Group]]:
     return tasks
 
 
-def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
+def write_report(run_dirs: Sequence[Path], out: Path, against: str | None = None) -> Path:
     """Group the runs, draw every figure, write ``out/report.md`` and the tables as CSV; return
-    the path of report.md."""
+    the path of report.md. ``against``: the algorithm whose vanilla group every group of a task
+    is compared with (default: each variant against the vanilla group of its own algorithm)."""
     if not run_dirs:
         raise ReportError("no run directories given")
     runs = [load_run(Path(path)) for path in run_dirs]
@@ -87,6 +88,9 @@ def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
         page.figure(figures.pareto(pareto[pareto["task"] == task].reset_index(drop=True), task), f"pareto_{task}",
                     f"{task}: last-epoch return against cost rate and total cost")
     page.text(_markdown(pareto))
+
+    _differences(page, groups, against)
+    _diagnostics(page, groups)
 
     page.text("## Episodic-cost distributions")
     evaluated = False
@@ -127,6 +131,44 @@ def write_report(run_dirs: Sequence[Path], out: Path) -> Path:
     report = out / "report.md"
     report.write_text("\n".join(page.lines))
     return report
+
+
+def _differences(page: _Page, groups: list[Group], against: str | None) -> None:
+    table = differences.difference_table(groups, against)
+    reference = f"the vanilla {against} runs of its task" if against else "the vanilla runs of its task and algorithm"
+    page.text(f"## Against {against or 'vanilla'}",
+              f"Each group against {reference}: difference of seed means (group - reference) of the last "
+              "epoch's total training cost, return and episodic cost, and the ratio of total costs, with "
+              f"percentile bootstrap {differences.LEVEL:.0%} intervals ({differences.REPS:,} resamples of each "
+              "group's seeds, drawn independently).")
+    if table.empty:
+        page.text("No group has a reference group in these runs.")
+        return
+    table.to_csv(page.out / "differences.csv", index=False)
+    page.text(_markdown(table))
+
+
+def _diagnostics(page: _Page, groups: list[Group]) -> None:
+    """Per group, over seeds: the last Lagrange multiplier, the largest KL of an epoch, the share
+    of accepted trust-region steps and SHAPO's cos(g, g_shapo), where the runs log them."""
+    rows = []
+    for g in groups:
+        metrics = pd.concat([run.metrics for run in g.runs], ignore_index=True)
+        last = [run.metrics.iloc[-1] for run in g.runs]
+        row = {"group": f"{g.task} {g.label}",
+               "multiplier (last, mean)": float(np.mean([m.get("lagrange_multiplier", np.nan) for m in last])),
+               "max KL": float(metrics["kl"].max()) if "kl" in metrics else float("nan")}
+        if "trust_region_accepted" in metrics:
+            row["accepted steps"] = float(metrics["trust_region_accepted"].mean())
+        for column in ("shapo_cosine", "shapo_cost_cosine"):
+            if column in metrics and metrics[column].notna().any():
+                row[f"{column} mean"], row[f"{column} min"] = float(metrics[column].mean()), float(metrics[column].min())
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table.to_csv(page.out / "diagnostics.csv", index=False)
+    page.text("## Diagnostics", "Over all epochs of all seeds, unless marked last: what to look at before trusting "
+              "a curve (a multiplier stuck at a bound, a KL above the trust region, SHAPO's gradient cosine).",
+              _markdown(table))
 
 
 def _aggregates(page: _Page, groups: list[Group]) -> None:

@@ -1,0 +1,44 @@
+"""A recipe's finished runs as committed evidence: the small files of each run copied to
+``results/<recipe>/runs/<run>/``, never its checkpoints.
+
+Per run: ``config.yaml``, ``metrics.csv`` and, where the recipe's post-processing wrote them,
+``evaluation.csv`` and ``attack.csv``. A configuration value that names a path inside the
+recipe's ``runs/`` folder (sTRPO's ``algorithm.unsafe_policy``) is written relative to that
+folder, so a copy names no directory of the machine that trained it. ``shapo-rl report`` reads
+the copies as it reads run directories.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+RESULT_FILES = ("metrics.csv", "evaluation.csv", "attack.csv")
+
+
+def _relative(value, runs: Path):
+    """``value`` with every string that is a path under ``runs`` made relative to it."""
+    if isinstance(value, dict):
+        return {key: _relative(item, runs) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_relative(item, runs) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        if path.is_relative_to(runs):
+            return str(path.relative_to(runs))
+    return value
+
+
+def export_run(run_dir: Path, target: Path) -> list[Path]:
+    """Copy the run's small files into ``target`` (a folder named like the run); return them."""
+    run_dir, target = Path(run_dir).resolve(), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    written = [target / "config.yaml"]
+    written[0].write_text(yaml.safe_dump(_relative(config, run_dir.parent), sort_keys=False))
+    for name in RESULT_FILES:
+        if (run_dir / name).is_file():
+            written.append(Path(shutil.copyfile(run_dir / name, target / name)))
+    return written
