@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-slow test-slurm bench-throughput bench-backends bench-shapo bench-parity recipes-smoke clean
+.PHONY: setup demo test test-slow test-slurm bench-throughput bench-backends bench-shapo bench-parity recipes-smoke clean results-report
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -53,3 +53,8 @@ clean:
 recipes-smoke: $(STAMP)
 	for r in $$($(BIN)/shapo-rl recipe list | tail -n +2 | cut -d' ' -f1); do \
 		$(BIN)/shapo-rl recipe run $$r --scale smoke && $(BIN)/shapo-rl recipe report $$r --scale smoke || exit 1; done
+
+# Every figure and table in results/ again, from the committed CSVs alone (no training).
+results-report: $(STAMP)
+	for r in evidence-shapo evidence-strpo; do \
+		$(BIN)/shapo-rl recipe report $$r --scale bench --results results || exit 1; done

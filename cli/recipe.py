@@ -204,21 +204,29 @@ def export(name: Name, scale: ScaleOption = ScaleName.bench, steps: StepsOption 
 @user_errors
 def report_(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption = None,
             seeds: SeedsOption = None, tasks: TasksOption = None, algorithms: AlgosOption = None,
-            out: OutOption = Path("runs/recipes")) -> None:
+            out: OutOption = Path("runs/recipes"),
+            results: Annotated[Optional[Path], typer.Option(
+                help="Read the runs exported to RESULTS/NAME/runs (`recipe export`) instead of OUT, and "
+                     "write the report to RESULTS/NAME/report.")] = None) -> None:
     """Draw the recipe's figures and tables from its finished runs (`shapo-rl report`) to
-    OUT/<scale>/reports/NAME."""
+    OUT/<scale>/reports/NAME, or from its exported runs to RESULTS/NAME/report."""
     from shapo_rl.launch.job import finished
     from shapo_rl.reporting import ReportError
     from shapo_rl.reporting.report import write_report
 
     recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
-    target = folder / "reports" / recipe.name
-    runs = [planned.spec.run_dir for planned in plan if finished(planned.spec.run_dir)]
+    if results is None:
+        target, runs_folder = folder / "reports" / recipe.name, folder / "runs"
+        candidates = [planned.spec.run_dir for planned in plan]
+    else:
+        target, runs_folder = results / recipe.name / "report", results / recipe.name / "runs"
+        candidates = [runs_folder / planned.spec.name for planned in plan]
+    runs = [run for run in candidates if finished(run)]
     if not runs and recipe.figures is None:
-        raise ReportError(f"no finished run of {recipe.name} in {folder / 'runs'}; "
+        raise ReportError(f"no finished run of {recipe.name} in {runs_folder}; "
                           f"run `shapo-rl recipe run {recipe.name}` first")
     if runs:
-        typer.echo(f"report of {len(runs)} of {len(plan)} runs written to {write_report(runs, target)}")
+        typer.echo(f"report of {len(runs)} of {len(plan)} runs written to {write_report(runs, target, recipe.against)}")
     if recipe.figures is not None:
         for path in recipe.figures(target / "figures"):
             typer.echo(f"written {path}")

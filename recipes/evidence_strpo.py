@@ -21,4 +21,5 @@ RECIPE = Recipe(
     post=(Evaluate(episodes=100), Attack(rates="0:1:0.1", episodes=100, grids=("strpo", "baselines"))),
     paper=PAPER_STRPO,
     bench=Scale("bench", steps=1_005_000, steps_per_epoch=15_000, seeds=(0, 1, 2, 3, 4)),
+    against="cpo",  # the paper's claim: about half the violations of CPO, its best baseline
 )

@@ -105,6 +105,30 @@ def test_evaluation_plays_exactly_the_asked_episodes_reproducibly(run):
     assert a.returns.numel() == 5 and torch.equal(a.returns, b.returns) and torch.equal(a.costs, b.costs)
 
 
+def test_episodes_run_on_one_torch_thread_and_restore_the_callers(run, monkeypatch):
+    module = load_module(run / "checkpoints" / "last.ckpt")
+    seen = []
+    make_policy = module.make_collection_policy
+
+    def recording_policy():
+        policy = make_policy()
+
+        def call(td):
+            seen.append(torch.get_num_threads())
+            return policy(td)
+        return call
+
+    monkeypatch.setattr(module, "make_collection_policy", recording_policy)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_episodes(module, episodes=2, seed=3, num_envs=2)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)
+    assert seen and set(seen) == {1}
+
+
 def test_a_checkpoint_file_can_be_evaluated(run):
     result = runner.invoke(app, ["evaluate", str(run / "checkpoints" / "epoch0001.ckpt"), "--episodes", "3"])
     assert result.exit_code == 0, result.output

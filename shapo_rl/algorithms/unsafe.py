@@ -86,7 +86,7 @@ class UnsafeTRPO(Algorithm):
                 loss = quantile_huber_loss(self.cost_critic.quantiles(batch.obs[index]), target[index])
                 context.backward(loss, optimizer, self.critic.max_grad_norm)
                 optimizer.step()
-                total += float(loss)
+                total += float(loss.detach())
                 steps += 1
         return total / steps
 

@@ -81,7 +81,9 @@ def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8
 
     ``module`` is a trained module as :func:`shapo_rl.evaluation.load_module` returns it; only its
     ``config`` (the run's env, with its algorithm's env transforms), ``obs_normalizer`` and
-    ``make_collection_policy()`` are used.
+    ``make_collection_policy()`` are used. The policy runs on one torch thread, as in training
+    (the caller's thread count is restored): a 64x64 MLP on a batch of envs is fastest on one,
+    and more threads measured 2.4 ms instead of about 0.1 ms per call on a busy 2-core machine.
     """
     if episodes <= 0:
         raise ValueError(f"number of episodes must be > 0, got {episodes}")
@@ -97,6 +99,8 @@ def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8
     mode = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
     found: list[list[tuple[float, float, float]]] = [[] for _ in range(num_envs)]
     done_count = torch.zeros(num_envs, dtype=torch.long)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         with torch.random.fork_rng(), set_exploration_type(mode):
             torch.manual_seed(seed)  # stochastic actions: the same seed samples the same actions
@@ -115,6 +119,7 @@ def run_episodes(module, *, episodes: int, seed: int = 10_000, num_envs: int = 8
                 done_count += done.long()
                 td = next_td
     finally:
+        torch.set_num_threads(threads)
         env.close()
     rows = torch.tensor([row for env_rows in found for row in env_rows], dtype=torch.float64)
     return EvaluationResult(rows[:, 0], rows[:, 1], rows[:, 2])

@@ -124,13 +124,15 @@ class PlannedRun:
 class Recipe:
     """One experiment; ``figures(out)`` draws figures computed without training (returns the
     files written); ``bench``, when given, is the largest budget one workstation affords (the
-    committed evidence in results/)."""
+    committed evidence in results/); ``against``, the algorithm whose vanilla runs the report
+    compares every group with (None: each variant with its own algorithm's vanilla runs)."""
 
     name: str
     paper: Scale
     grids: tuple[Grid, ...] = ()
     smoke: Scale = SMOKE
     bench: Scale | None = None
+    against: str | None = None
     post: tuple[Evaluate | Attack, ...] = ()
     figures: Callable[[Path], list[Path]] | None = None
 
