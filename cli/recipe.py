@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from enum import Enum
@@ -135,13 +136,24 @@ def run(
     cpus: Annotated[int, typer.Option(min=1, help="slurm: CPUs per job.")] = 1,
     gpus: Annotated[int, typer.Option(min=0, help="slurm: GPUs per job.")] = 0,
     max_parallel: Annotated[int, typer.Option(min=1, help="slurm: array tasks running at once.")] = 64,
+    results: Annotated[Optional[Path], typer.Option(
+        help="Skip the runs already exported, done, to RESULTS/NAME/runs (`recipe export`): a grid "
+             "continued on another machine.")] = None,
 ) -> None:
     """Train what is not finished (resuming interrupted runs, skipping finished ones), then
     post-process; exit code 1 when a run failed (see `recipe status`)."""
     from shapo_rl.launch.engines import LocalEngine, SlurmEngine
+    from shapo_rl.launch.job import done
     from shapo_rl.launch.recipe import check_reuse
 
     recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
+    if results is not None:
+        exported = results / recipe.name / "runs"
+        left = [p for p in plan if not done(dataclasses.replace(p.spec, run_dir=exported / p.spec.name))]
+        typer.echo(f"{len(plan) - len(left)} of {len(plan)} runs already exported to {exported}: skipped")
+        if plan and not left:
+            return
+        plan = left
     check_reuse(plan)
     if not plan:
         typer.echo(f"{recipe.name} trains nothing; `shapo-rl recipe report {recipe.name}` draws its figures")

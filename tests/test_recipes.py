@@ -147,6 +147,28 @@ def test_killed_recipe_run_skips_finished_runs_and_resumes_the_interrupted_one(t
     assert _metrics(second.run_dir) == reference
 
 
+def test_exported_runs_are_skipped_elsewhere_and_reported_from_their_csvs(toy_plan, tmp_path):
+    """`recipe export` copies the finished runs' small files; `recipe run --results` on a machine
+    without the runs trains nothing; `recipe report --results` draws from the copies."""
+    out, plan, reference = toy_plan
+    runner = CliRunner()
+    local, results = out / "local", tmp_path / "results"
+    sized = ("--scale", "smoke", "--steps", str(STEPS))
+    _shapo_rl("recipe", "run", "toy", *sized, "--jobs", "1", "--out", str(local)).communicate()
+    exported = runner.invoke(app, ["recipe", "export", "toy", *sized, "--out", str(local), "--to", str(results)])
+    assert exported.exit_code == 0 and "exported 2 of 2 runs" in exported.output, exported.output
+    names = sorted(p.name for p in (results / "toy" / "runs").iterdir())
+    assert names == sorted(run.spec.name for run in plan)
+    assert {p.name for p in (results / "toy" / "runs" / names[0]).iterdir()} == {"config.yaml", "metrics.csv"}
+    elsewhere = tmp_path / "elsewhere"
+    again = runner.invoke(app, ["recipe", "run", "toy", *sized, "--out", str(elsewhere), "--results", str(results)])
+    assert again.exit_code == 0 and "2 of 2 runs already exported" in again.output, again.output
+    assert not elsewhere.exists()
+    drawn = runner.invoke(app, ["recipe", "report", "toy", *sized, "--out", str(elsewhere), "--results", str(results)])
+    assert drawn.exit_code == 0, drawn.output
+    assert "vanilla" in (results / "toy" / "report" / "differences.csv").read_text()
+
+
 def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     out, plan, reference = toy_plan
     slurm, fake = out / "slurm", out / "fake-slurm-state"

@@ -40,8 +40,10 @@ def test_ratio_and_constant_groups():
         bootstrap_contrast([], [1.0])
 
 
-def _run(algo: str, seed: int, total_cost: float, ret: float, shapo: dict | None = None, task="SafetyHopperVelocity-v1"):
-    config = {"env": task, "algo": algo, "cost_limit": 25.0, "seed": seed, **({"shapo": shapo} if shapo else {})}
+def _run(algo: str, seed: int, total_cost: float, ret: float, shapo: dict | None = None, task="SafetyHopperVelocity-v1",
+         variant: str | None = None):
+    config = {"env": task, "algo": algo, "cost_limit": 25.0, "seed": seed, **({"shapo": shapo} if shapo else {}),
+              **({"variant": variant} if variant is not None else {})}
     metrics = pd.DataFrame({"env_steps": [1000, 2000], "ep_return": [0.0, ret], "ep_cost": [30.0, total_cost / 100],
                             "cost_rate": [0.01, total_cost / 2000], "total_cost": [10.0, total_cost]})
     return Run(Path(f"{task}.{algo}.{seed}"), config, metrics, None, None)
@@ -74,6 +76,17 @@ def test_each_variant_meets_its_own_vanilla_or_the_named_algorithm():
     assert set(against["reference"]) == {"cpo vanilla"}
     assert set(against["group"]) == {"trpo-pid vanilla", "trpo-pid shapo-fisher-1e-05+sam0.05"}
     assert against.set_index("group").loc["trpo-pid vanilla", "total cost ratio"] == pytest.approx(101.0 / 201.0)
+
+
+def test_a_recipes_named_arms_meet_its_vanilla_arm():
+    """Recipe runs carry their arm's name (variant=vanilla, variant=shapo); a named arm that
+    changes nothing else is no reference."""
+    runs = [_run("trpo-pid", s, 100.0, 50.0, variant="vanilla") for s in range(2)]
+    runs += [_run("trpo-pid", s, 80.0, 50.0, SHAPO, variant="shapo") for s in range(2)]
+    runs += [_run("trpo-pid", s, 90.0, 50.0, variant="other") for s in range(2)]
+    table = difference_table(group_runs(runs))
+    assert set(table["reference"]) == {"trpo-pid vanilla:vanilla"}
+    assert set(table["group"]) == {"trpo-pid shapo:shapo-fisher-1e-05+sam0.05", "trpo-pid other:vanilla"}
 
 
 def test_export_copies_small_files_and_makes_run_paths_relative(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from shapo_rl.reporting.aggregate import last_epoch
-from shapo_rl.reporting.runs import Group
+from shapo_rl.reporting.runs import Group, variant_label
 
 REPS = 10_000
 LEVEL = 0.95
@@ -45,11 +45,18 @@ def bootstrap_contrast(treated, reference, ratio: bool = False, reps: int = REPS
     return float(statistic), float(low), float(high)
 
 
+def is_vanilla(group: Group) -> bool:
+    """No SHAPO perturbation and no critic SAM, and no free variant name other than ``vanilla``
+    (a recipe names its base arm ``vanilla``)."""
+    config = group.runs[0].config
+    return variant_label({**config, "variant": None}) == "vanilla" and config.get("variant") in (None, "", "vanilla")
+
+
 def reference_group(group: Group, groups: list[Group], against: str | None = None) -> Group | None:
     """The vanilla group of ``against`` (default: the group's own algorithm) on the group's task;
     None when there is none or it is the group itself."""
     algo = against or group.algo
-    matches = [g for g in groups if g.task == group.task and g.algo == algo and g.variant == "vanilla"]
+    matches = [g for g in groups if g.task == group.task and g.algo == algo and is_vanilla(g)]
     return matches[0] if matches and matches[0] is not group else None
 
 
