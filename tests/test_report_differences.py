@@ -3,6 +3,7 @@ ratio) of seed means, the interval matches the normal closed form for many seeds
 for constant groups; each variant meets the vanilla runs of its own algorithm, or of the
 algorithm named by ``against``; exported runs name no directory of the training machine."""
 
+import csv
 from pathlib import Path
 
 import numpy as np
@@ -98,11 +99,18 @@ def test_export_copies_small_files_and_makes_run_paths_relative(tmp_path):
               "algorithm": {"unsafe_policy": str(unsafe), "other": "/elsewhere/kept"}}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     (run / "metrics.csv").write_text("epoch,env_steps\n0,10\n")
-    (run / "evaluation.csv").write_text("episode,return,cost\n0,1,0\n")
+    (run / "evaluation.csv").write_text("episode,return,cost\n0,1,0.5\n")
+    (run / "attack.csv").write_text(f"run,alpha,return\n{run},0.0,1.25\n")
     (run / "checkpoints" / "last.ckpt").write_bytes(b"weights")
     written = export_run(run, tmp_path / "results" / run.name)
-    assert sorted(p.name for p in written) == ["config.yaml", "evaluation.csv", "metrics.csv"]
+    assert sorted(p.name for p in written) == ["attack.csv", "config.yaml", "evaluation.csv", "metrics.csv"]
     copied = yaml.safe_load((tmp_path / "results" / run.name / "config.yaml").read_text())
     assert copied["algorithm"] == {"unsafe_policy": "T.unsafe-dtrpo.seed0", "other": "/elsewhere/kept"}
     assert not (tmp_path / "results" / run.name / "checkpoints").exists()
-    assert (tmp_path / "results" / run.name / "metrics.csv").read_text() == "epoch,env_steps\n0,10\n"
+    def rows(name):
+        with (tmp_path / "results" / run.name / name).open(newline="") as f:
+            return list(csv.reader(f))
+
+    assert rows("metrics.csv") == [["epoch", "env_steps"], ["0", "10"]]
+    assert rows("evaluation.csv") == [["episode", "return", "cost"], ["0", "1", "0.5"]]
+    assert rows("attack.csv") == [["run", "alpha", "return"], ["T.strpo.seed0", "0.0", "1.25"]]

@@ -2,15 +2,16 @@
 ``results/<recipe>/runs/<run>/``, never its checkpoints.
 
 Per run: ``config.yaml``, ``metrics.csv`` and, where the recipe's post-processing wrote them,
-``evaluation.csv`` and ``attack.csv``. A configuration value that names a path inside the
-recipe's ``runs/`` folder (sTRPO's ``algorithm.unsafe_policy``) is written relative to that
-folder, so a copy names no directory of the machine that trained it. ``shapo-rl report`` reads
+``evaluation.csv`` and ``attack.csv``. A configuration value or CSV cell that names a path
+inside the recipe's ``runs/`` folder (sTRPO's ``algorithm.unsafe_policy``, the attack sweep's
+``run`` column) is written relative to that folder, so a copy names no directory of the machine
+that trained it. ``shapo-rl report`` reads
 the copies as it reads run directories.
 """
 
 from __future__ import annotations
 
-import shutil
+import csv
 from pathlib import Path
 
 import yaml
@@ -40,5 +41,8 @@ def export_run(run_dir: Path, target: Path) -> list[Path]:
     written[0].write_text(yaml.safe_dump(_relative(config, run_dir.parent), sort_keys=False))
     for name in RESULT_FILES:
         if (run_dir / name).is_file():
-            written.append(Path(shutil.copyfile(run_dir / name, target / name)))
+            with (run_dir / name).open(newline="") as source, (target / name).open("w", newline="") as copy:
+                csv.writer(copy).writerows([_relative(cell, run_dir.parent) for cell in row]
+                                           for row in csv.reader(source))
+            written.append(target / name)
     return written
