@@ -44,6 +44,30 @@ def test_every_recipe_builds_and_validates(tmp_path, name, scale):
         assert chosen.steps >= 10_000_000 and len(chosen.seeds) == 5
 
 
+def test_evidence_recipes_at_bench_scale(tmp_path):
+    """The committed grids: PID-Lag vanilla / SHAPO 1e-5 / SHAPO 1e-3 (both with critic SAM 0.05)
+    on two tasks at limit 25, 5 seeds x 2M; sTRPO (each seed from its own seed's unsafe policy),
+    CPO, TRPO-Lag and CPPO-PID on Hopper-Velocity, 5 seeds x 67 epochs of 15,000 steps, attacked."""
+    shapo = recipes()["evidence-shapo"][0]
+    plan = shapo.plan(shapo.scale("bench"), tmp_path)
+    assert len(plan) == 30 and {run.config.steps for run in plan} == {2_000_000}
+    cells = {(r.config.env, r.config.variant, r.config.shapo.radius if r.config.shapo.geometry == "fisher" else None,
+              r.config.shapo.critic_sam_rho if r.config.shapo.critic_sam else None) for r in plan}
+    assert {(variant, radius, rho) for _, variant, radius, rho in cells} == {
+        ("vanilla", None, None), ("shapo", 1e-5, 0.05), ("shapo-r1e-3", 1e-3, 0.05)}
+    assert {r.config.cost_limit for r in plan} == {25.0} and {r.config.algo for r in plan} == {"trpo-pid"}
+    strpo = recipes()["evidence-strpo"][0]
+    plan = strpo.plan(strpo.scale("bench"), tmp_path)
+    assert len(plan) == 25 and {(r.config.steps, r.config.steps_per_epoch) for r in plan} == {(1_005_000, 15_000)}
+    for run in plan:
+        if run.config.algo == "strpo":
+            assert Path(run.config.algorithm.unsafe_policy).name == f"SafetyHopperVelocity-v1.unsafe-dtrpo.seed{run.config.seed}"
+        attacked = any(c.writes == "attack.csv" for c in run.spec.post)
+        assert attacked == (run.config.algo != "unsafe-dtrpo")
+    with pytest.raises(ConfigError, match="no scale 'bench'"):
+        recipes()["toy"][0].scale("bench")
+
+
 def test_shapo_main_constrains_every_algorithm_it_runs(tmp_path):
     """A falls episode costs 0 or 1, so CRPO there must switch to its cost step below Jc = 1;
     Saute stays off the falls tasks (as in the paper) and takes the reference's tuned values on
