@@ -227,6 +227,7 @@ def report_(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption
     from shapo_rl.reporting.report import write_report
 
     recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
+    plan = recipe.reported_runs(plan)
     if results is None:
         target, runs_folder = folder / "reports" / recipe.name, folder / "runs"
         candidates = [planned.spec.run_dir for planned in plan]

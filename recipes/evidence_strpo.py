@@ -5,7 +5,8 @@ The ``bench`` scale is the committed evidence in ``results/evidence-strpo``: 5 s
 excluding the unsafe policy its own seed's ``unsafe-dtrpo`` run learned on the same budget;
 then 100 deterministic evaluation episodes of each final policy and, for sTRPO and the
 baselines, a random-action attack sweep (rates 0, 0.1, ..., 1; 100 episodes each). The task's
-cost limit 25, as strpo-main.
+cost limit 25, as strpo-main. The report shows sTRPO and the baselines; the unsafe runs are
+exported beside them.
 """
 
 from recipes.strpo_main import STRPO, UNSAFE
@@ -22,4 +23,5 @@ RECIPE = Recipe(
     paper=PAPER_STRPO,
     bench=Scale("bench", steps=1_005_000, steps_per_epoch=15_000, seeds=(0, 1, 2, 3, 4)),
     against="cpo",  # the paper's claim: about half the violations of CPO, its best baseline
+    reported=("strpo", "baselines"),  # the unsafe policies (about 950 cost per episode) would flatten every plot
 )

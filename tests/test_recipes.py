@@ -64,6 +64,8 @@ def test_evidence_recipes_at_bench_scale(tmp_path):
             assert Path(run.config.algorithm.unsafe_policy).name == f"SafetyHopperVelocity-v1.unsafe-dtrpo.seed{run.config.seed}"
         attacked = any(c.writes == "attack.csv" for c in run.spec.post)
         assert attacked == (run.config.algo != "unsafe-dtrpo")
+    assert {run.config.algo for run in strpo.reported_runs(plan)} == {"strpo", "cpo", "trpo-lag", "cppo-pid"}
+    assert len(shapo.reported_runs(shapo.plan(shapo.scale("bench"), tmp_path))) == 30  # empty: every grid
     with pytest.raises(ConfigError, match="no scale 'bench'"):
         recipes()["toy"][0].scale("bench")
 

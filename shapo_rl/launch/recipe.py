@@ -114,10 +114,11 @@ class Attack:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """A run job with the configuration it was validated as."""
+    """A run job with the configuration it was validated as and the grid that planned it."""
 
     spec: RunSpec
     config: TrainConfig
+    grid: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,9 @@ class Recipe:
     """One experiment; ``figures(out)`` draws figures computed without training (returns the
     files written); ``bench``, when given, is the largest budget one workstation affords (the
     committed evidence in results/); ``against``, the algorithm whose vanilla runs the report
-    compares every group with (None: each variant with its own algorithm's vanilla runs)."""
+    compares every group with (None: each variant with its own algorithm's vanilla runs);
+    ``reported``, the grids whose runs the report shows (empty: all; sTRPO's unsafe policies
+    are a means, not an arm)."""
 
     name: str
     paper: Scale
@@ -133,6 +136,11 @@ class Recipe:
     smoke: Scale = SMOKE
     bench: Scale | None = None
     against: str | None = None
+    reported: tuple[str, ...] = ()
+
+    def reported_runs(self, plan: list[PlannedRun]) -> list[PlannedRun]:
+        """The runs of ``plan`` that the report shows."""
+        return [run for run in plan if not self.reported or run.grid in self.reported]
     post: tuple[Evaluate | Attack, ...] = ()
     figures: Callable[[Path], list[Path]] | None = None
 
@@ -190,7 +198,7 @@ class Recipe:
                 args = ("--algo", algo, "--env", task, "--steps", str(scale.steps),
                         "--steps-per-epoch", str(scale.steps_per_epoch), "--seed", str(seed),
                         *(arg for setting in settings for arg in ("--set", setting)))
-                run = PlannedRun(RunSpec(name, out / "runs" / name, out / "logs", args, needs, post), config)
+                run = PlannedRun(RunSpec(name, out / "runs" / name, out / "logs", args, needs, post), config, grid.name)
                 if name in planned and planned[name].config != config:
                     raise ConfigError(f"recipe {self.name}: two runs named {name} with different settings")
                 planned.setdefault(name, run)

@@ -168,7 +168,7 @@ def _diagnostics(page: _Page, groups: list[Group]) -> None:
     table.to_csv(page.out / "diagnostics.csv", index=False)
     page.text("## Diagnostics", "Over all epochs of all seeds, unless marked last: what to look at before trusting "
               "a curve (a multiplier stuck at a bound, a KL above the trust region, SHAPO's gradient cosine).",
-              _markdown(table))
+              "", _markdown(table))
 
 
 def _aggregates(page: _Page, groups: list[Group]) -> None:
