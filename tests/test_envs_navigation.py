@@ -187,3 +187,26 @@ def test_the_fast_backend_steps_navigation_tasks_and_only_those() -> None:
     assert chosen("SafetyPointGoal2-v0") is StockSlice  # a level not checked
     assert chosen("SafetyPointGoal1-v0", render_mode="rgb_array") is StockSlice
     assert slice_class("stock", make_simulator(get_task("SafetyPointGoal1-v0"), 100, None), None) is StockSlice
+
+
+def test_ego_xy_is_the_per_position_product_on_this_cpu() -> None:
+    """BaseTask._ego_xy multiplies one 3-vector by the agent's matrix; the batched form must take
+    the same kernel (a matrix-matrix stack is 1 ulp off on some CPUs' BLAS)."""
+    import mujoco
+
+    from shapo_rl.envs.batched.navigation_maths import ego_xy
+
+    rng = np.random.default_rng(0)
+    k, n = 8, 12
+    quats = rng.normal(size=(k, 4))
+    mats = np.empty((k, 9))
+    for mat, quat in zip(mats, quats / np.linalg.norm(quats, axis=1, keepdims=True)):
+        mujoco.mju_quat2Mat(mat, quat)
+    mats = mats.reshape(k, 3, 3)
+    for _ in range(50):
+        positions, agents = rng.normal(size=(k, n, 3)) * 3, rng.normal(size=(k, 3))
+        batched = ego_xy(positions, agents, mats)
+        for i in range(k):
+            for j in range(n):
+                stock = np.matmul(np.array([*positions[i, j, :2], 0.0]) - agents[i], mats[i])[:2]
+                assert np.array_equal(batched[i, j], stock), (i, j)
