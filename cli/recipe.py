@@ -204,11 +204,13 @@ def export(name: Name, scale: ScaleOption = ScaleName.bench, steps: StepsOption 
     from shapo_rl.launch.results import export_run
 
     recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
-    finished_runs = [planned.spec for planned in plan if done(planned.spec)]
-    for spec in finished_runs:
-        export_run(spec.run_dir, to / recipe.name / "runs" / spec.name)
-    missing = [planned.spec.name for planned in plan if not done(planned.spec)]
-    typer.echo(f"exported {len(finished_runs)} of {len(plan)} runs to {to / recipe.name / 'runs'}"
+    missing = []
+    for spec in (planned.spec for planned in plan):
+        if done(spec):
+            export_run(spec.run_dir, to / recipe.name / "runs" / spec.name)
+        else:
+            missing.append(spec.name)
+    typer.echo(f"exported {len(plan) - len(missing)} of {len(plan)} runs to {to / recipe.name / 'runs'}"
                + (f"; not done yet: {', '.join(missing)}" if missing else ""))
 
 

@@ -116,8 +116,6 @@ def test_ellipses_are_seed_means_and_standard_errors(study):
             assert float(row[f"{name}_sem"]) == pytest.approx(stats[column][1], rel=1e-9)
             assert stats[column][1] > 0  # two seeds that differ: the ellipses have a size
 
-
-
     frame = pd.read_csv(root / "report" / "pareto.csv")
     figure = pareto(frame, "test")
     for ax, x in zip(figure.axes, ("cost_rate", "total_cost")):

@@ -137,12 +137,12 @@ class Recipe:
     bench: Scale | None = None
     against: str | None = None
     reported: tuple[str, ...] = ()
+    post: tuple[Evaluate | Attack, ...] = ()
+    figures: Callable[[Path], list[Path]] | None = None
 
     def reported_runs(self, plan: list[PlannedRun]) -> list[PlannedRun]:
         """The runs of ``plan`` that the report shows."""
         return [run for run in plan if not self.reported or run.grid in self.reported]
-    post: tuple[Evaluate | Attack, ...] = ()
-    figures: Callable[[Path], list[Path]] | None = None
 
     def scale(self, name: str, steps: int | None = None, seeds: tuple[int, ...] | None = None) -> Scale:
         scales = {"smoke": self.smoke, "paper": self.paper, **({"bench": self.bench} if self.bench else {})}

@@ -5,8 +5,7 @@ Per run: ``config.yaml``, ``metrics.csv`` and, where the recipe's post-processin
 ``evaluation.csv`` and ``attack.csv``. A configuration value or CSV cell that names a path
 inside the recipe's ``runs/`` folder (sTRPO's ``algorithm.unsafe_policy``, the attack sweep's
 ``run`` column) is written relative to that folder, so a copy names no directory of the machine
-that trained it. ``shapo-rl report`` reads
-the copies as it reads run directories.
+that trained it. ``shapo-rl report`` reads the copies as it reads run directories.
 """
 
 from __future__ import annotations

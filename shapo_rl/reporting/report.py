@@ -141,10 +141,12 @@ def _differences(page: _Page, groups: list[Group], against: str | None) -> None:
               "epoch's total training cost, return and episodic cost, and the ratio of total costs, with "
               f"percentile bootstrap {differences.LEVEL:.0%} intervals ({differences.REPS:,} resamples of each "
               "group's seeds, drawn independently).")
+    path = page.out / "differences.csv"
     if table.empty:
+        path.unlink(missing_ok=True)  # a table from an earlier report in this folder would no longer hold
         page.text("No group has a reference group in these runs.")
         return
-    table.to_csv(page.out / "differences.csv", index=False)
+    table.to_csv(path, index=False)
     page.text(_markdown(table))
 
 
