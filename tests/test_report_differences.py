@@ -114,3 +114,18 @@ def test_export_copies_small_files_and_makes_run_paths_relative(tmp_path):
     assert rows("metrics.csv") == [["epoch", "env_steps"], ["0", "10"]]
     assert rows("evaluation.csv") == [["episode", "return", "cost"], ["0", "1", "0.5"]]
     assert rows("attack.csv") == [["run", "alpha", "return"], ["T.strpo.seed0", "0.0", "1.25"]]
+
+
+def test_rliable_intervals_repeat_and_leave_numpys_global_state_alone():
+    """rliable resamples from NumPy's global generator whatever random_state it is given: the
+    report's IQM intervals and profile bands must still be the same on every redraw."""
+    from shapo_rl.reporting.scores import iqm_intervals, profiles
+
+    rng = np.random.default_rng(1)
+    scores = {"a": rng.random((5, 2)), "b": rng.random((5, 2))}
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    assert iqm_intervals(scores) == iqm_intervals(scores)
+    first, second = profiles(scores)[1], profiles(scores)[1]
+    assert all(np.array_equal(first[k], second[k]) for k in scores)
+    assert np.array_equal(np.random.get_state()[1], before)

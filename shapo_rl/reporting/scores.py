@@ -11,6 +11,8 @@ lowest seeds are kept, and an algorithm missing a task is left out; both are rep
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +22,22 @@ from shapo_rl.reporting.runs import Group
 
 BOOTSTRAP_REPS = 2000
 TAUS = np.linspace(0.0, 1.0, 51)
+
+
+@contextmanager
+def _seeded_bootstrap(seed: int = 0) -> Iterator[None]:
+    """rliable's stratified bootstrap draws its resamples from NumPy's global generator
+    (``np.random.choice``) and ignores the ``random_state`` it passes on, so the intervals are
+    reproducible only with that generator seeded: seeded here, and the caller's state restored.
+    Also silences arch's FutureWarning about the RandomState rliable hands it."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        np.random.set_state(state)
 
 
 @dataclass
@@ -61,8 +79,7 @@ def iqm_intervals(score_dict: dict[str, np.ndarray]) -> dict[str, tuple[float, f
     """Per algorithm: IQM and the 95% stratified-bootstrap interval, as (iqm, low, high)."""
     from rliable import library, metrics
 
-    with warnings.catch_warnings():  # arch deprecates the RandomState that rliable hands it
-        warnings.simplefilter("ignore", FutureWarning)
+    with _seeded_bootstrap():
         points, intervals = library.get_interval_estimates(
             score_dict, lambda s: np.array([metrics.aggregate_iqm(s)]), reps=BOOTSTRAP_REPS,
             random_state=np.random.RandomState(0))
@@ -74,7 +91,6 @@ def profiles(score_dict: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], 
     rliable's ``create_performance_profile``) and their 95% stratified-bootstrap bands, seeded."""
     from rliable import library
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
+    with _seeded_bootstrap():
         return library.get_interval_estimates(score_dict, lambda s: library.score_distributions(s, TAUS),
                                               reps=BOOTSTRAP_REPS, random_state=np.random.RandomState(0))
