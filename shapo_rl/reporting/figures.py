@@ -22,12 +22,13 @@ PERCENTILE_STYLES = {90: ":", 95: "--", 99: "-."}
 
 
 def save_figure(fig: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf``; close the figure."""
+    """Write ``stem.png`` and ``stem.pdf``; close the figure. The PDF carries no creation date,
+    so a figure redrawn from the same data is the same file."""
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     fig.savefig(paths[0], dpi=120, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight", metadata={"CreationDate": None})
     plt.close(fig)
     return paths
 
