@@ -13,12 +13,18 @@ ratios of one run, never figures of two runs):
                 random actions, resets of the envs whose episode ended, one physics thread;
 * fast all   -- the same with the default layout of this machine (one physics thread per core);
 * train      -- ``shapo-rl train --algo trpo-lag`` with defaults (``--epochs`` epochs of
-                ``--steps-per-epoch`` steps) in a subprocess: env steps / the epochs' summed
-                ``epoch_seconds`` (start-up, about 3 s of imports and env build, aside), with the
-                epoch's split into collection, actor and critic seconds (from metrics.csv);
+                ``--steps-per-epoch`` steps) in a subprocess, as a long run trains: the critics
+                regress in a child process beside the next rollout (``--overlap-critics``, the
+                default from 200k steps). Env steps / the epochs' summed ``epoch_seconds``
+                (start-up, about 3 s of imports and env build, aside; the child's start-up, 3-5 s
+                of CPU, falls in the first epoch), with the epoch's actor seconds and the critics'
+                seconds in the child (from metrics.csv);
+* serial     -- the same training with ``--no-overlap-critics`` (the critics after the actor),
+                with the epoch's split into collection, actor and critic seconds;
 * stock tr.  -- the same training with ``--set env_backend=stock``;
 * shapo      -- the same training with SHAPO (Fisher, radius 1e-5) and critic SAM: its time per
-                epoch over vanilla's, and the update's share of its epoch;
+                epoch over vanilla's, and the actor update's share of its epoch (its critics
+                regress beside the rollout);
 * tree MiB   -- peak PSS (shared pages split between processes) of the default training's whole
                 process tree (its simulator workers included), RSS in brackets;
 * reference  -- with ``--reference-python PATH``: the reference library's TRPOLag, same task,
@@ -26,7 +32,7 @@ ratios of one run, never figures of two runs):
 * before     -- with ``--before CHECKOUT``: the default training of another checkout of this
                 project (an earlier commit, in the same environment), for before/after tables.
 
-    python benchmarks/throughput.py                       # five tasks, 2 epochs of 20,000 steps
+    python benchmarks/throughput.py                       # five tasks, 6 epochs of 20,000 steps
     python benchmarks/throughput.py --tasks SafetyHopperVelocity-v1 --epochs 1 --skip stock shapo
 """
 
@@ -177,12 +183,12 @@ def reference_steps_per_second(python: str, task: str, epochs: int, steps_per_ep
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="+", default=list(TASKS))
-    parser.add_argument("--epochs", type=int, default=2, help="training epochs")
+    parser.add_argument("--epochs", type=int, default=6, help="training epochs")
     parser.add_argument("--steps-per-epoch", type=int, default=20_000)
     parser.add_argument("--raw-steps", type=int, default=10_000, help="env steps of each raw figure")
     parser.add_argument("--num-envs", type=int, default=20, help="envs of the fast slice")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["stock", "fast", "train", "shapo"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["stock", "fast", "train", "serial", "shapo"],
                         help="figures to leave out ('stock' drops both stock raw and stock training)")
     parser.add_argument("--reference-python", help="a Python with the reference library installed")
     parser.add_argument("--before", type=Path, help="another checkout of this project to train beside")
@@ -207,21 +213,26 @@ def main(argv: list[str] | None = None) -> None:
             row["fast all"], _ = slice_steps_per_second(task, args.raw_steps, args.num_envs, physics_threads(), args.seed)
             say(f"{name}: fast raw {row['fast 1c']:.0f} on one core, {row['fast all']:.0f} with the default layout")
         if "train" not in args.skip:
-            fast = training(task, args.epochs, args.steps_per_epoch, args.seed, [])
+            fast = training(task, args.epochs, args.steps_per_epoch, args.seed, ["--overlap-critics"])
             row.update({"train": fast["steps_per_second"], "pss": fast["pss"], "rss": fast["rss"]})
-            say(f"train {fast['steps_per_second']:.0f} steps/s; per epoch {fast['collection']:.2f} s collection, "
-                f"{fast['actor']:.2f} s actor, {fast['critics']:.2f} s critics; tree PSS {fast['pss']:.0f} MiB")
+            say(f"train {fast['steps_per_second']:.0f} steps/s; per epoch {fast['epoch']:.2f} s: {fast['actor']:.2f} s "
+                f"actor, then the rollout beside {fast['critics']:.2f} s of critics; tree PSS {fast['pss']:.0f} MiB")
+            if "serial" not in args.skip:
+                serial = training(task, args.epochs, args.steps_per_epoch, args.seed, ["--no-overlap-critics"])
+                row["serial train"] = serial["steps_per_second"]
+                say(f"serial train {serial['steps_per_second']:.0f}; per epoch {serial['collection']:.2f} s collection, "
+                    f"{serial['actor']:.2f} s actor, {serial['critics']:.2f} s critics")
             if "stock" not in args.skip:
                 stock = training(task, args.epochs, args.steps_per_epoch, args.seed, ["--set", "env_backend=stock"])
                 row["stock train"] = stock["steps_per_second"]
                 say(f"stock train {stock['steps_per_second']:.0f}; per epoch {stock['collection']:.2f} s collection")
             if "shapo" not in args.skip:
                 shapo = training(task, args.epochs, args.steps_per_epoch, args.seed,
-                                 ["--shapo", "fisher", "--shapo-radius", "1e-5", "--critic-sam"])
+                                 ["--overlap-critics", "--shapo", "fisher", "--shapo-radius", "1e-5", "--critic-sam"])
                 row["shapo x"] = shapo["epoch"] / fast["epoch"]
-                row["shapo update share"] = (shapo["actor"] + shapo["critics"]) / shapo["epoch"]
-                say(f"SHAPO + critic SAM: {row['shapo x']:.2f}x vanilla's epoch; update {shapo['actor']:.2f} s actor, "
-                    f"{shapo['critics']:.2f} s critics, {row['shapo update share']:.0%} of its epoch")
+                row["shapo update share"] = shapo["actor"] / shapo["epoch"]
+                say(f"SHAPO + critic SAM: {row['shapo x']:.2f}x vanilla's epoch; update {shapo['actor']:.2f} s actor "
+                    f"({row['shapo update share']:.0%} of its epoch), {shapo['critics']:.2f} s critics beside the rollout")
             if args.before:
                 before = training(task, args.epochs, args.steps_per_epoch, args.seed, [], checkout=args.before)
                 row["before train"] = before["steps_per_second"]
@@ -238,16 +249,16 @@ def main(argv: list[str] | None = None) -> None:
 
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    columns = ["stock raw", "fast 1c", "fast all", "train", "stock train", "before train", "reference"]
+    columns = ["stock raw", "fast 1c", "fast all", "train", "serial train", "stock train", "before train", "reference"]
     present = [c for c in columns if any(c in row for row in table)]
     print(f"{'task':<26}{'physics/s':>10}" + "".join(f"{c:>13}" for c in present)
-          + f"{'shapo x':>9}{'upd share':>10}{'tree PSS (RSS) MiB':>20}")
+          + f"{'shapo x':>9}{'actor share':>12}{'tree PSS (RSS) MiB':>20}")
     for row in table:
         cells = "".join(f"{row[c] / row['physics']:>6.2f} {row[c]:>6.0f}" if c in row else f"{'':>13}"
                         for c in present)
         memory = f"{row['pss']:.0f} ({row['rss']:.0f})" if "pss" in row else ""
         print(f"{row['task']:<26}{row['physics']:>10.0f}{cells}{row.get('shapo x', nan):>9.2f}"
-              f"{row.get('shapo update share', nan):>10.0%}{memory:>20}")
+              f"{row.get('shapo update share', nan):>12.0%}{memory:>20}")
     print("# each column: ratio to physics alone, then env steps/s")
 
 

@@ -77,6 +77,9 @@ def train(
     devices: Annotated[str, typer.Option(help="Lightning devices (a count or 'auto').")] = "1",
     strategy: Annotated[str, typer.Option(help="Lightning strategy, e.g. ddp_find_unused_parameters_true.")] = "auto",
     threads: Annotated[int, typer.Option(min=1, help="Torch intra-op threads per process.")] = 1,
+    overlap_critics: Annotated[Optional[bool], typer.Option(
+        help="On one process, regress each epoch's critics in a child process while the next rollout is "
+             "collected (same numbers; default: for long runs, see the README).", show_default=False)] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     quiet: Annotated[bool, typer.Option(help="Print nothing but errors (no progress bar, no final line).")] = False,
     logger: Annotated[Optional[list[str]], typer.Option(
@@ -105,7 +108,7 @@ def train(
         ), [*(set_ or []), *([f"unsafe_policy={unsafe_policy.resolve()}"] if unsafe_policy else [])])
     path = run_training(config, run_dir, resume=resume is not None, force=force, progress=progress and not quiet,
                         accelerator=accelerator, devices=lightning_devices, strategy=strategy, threads=threads,
-                        loggers=logger or [])
+                        loggers=logger or [], overlap_critics=overlap_critics)
     if not quiet:
         typer.echo(f"run written to {path}")  # one line, never wrapped, whatever the path's length
 

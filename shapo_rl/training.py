@@ -202,7 +202,8 @@ def make_loggers(names: Sequence[str], root: Path) -> list:
 
 def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = False, force: bool = False,
           progress: bool = True, accelerator: str = "auto", devices: int | str = 1,
-          strategy: str = "auto", threads: int = 1, loggers: Sequence[str] = ()) -> Path:
+          strategy: str = "auto", threads: int = 1, loggers: Sequence[str] = (),
+          overlap_critics: bool | None = None) -> Path:
     """Train ``config`` into ``run_dir``, or with ``resume`` continue the run saved there, on
     ``devices`` (a count or ``"auto"``, see :func:`device_count`) processes of ``accelerator``.
 
@@ -210,6 +211,9 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     minibatches of 64-128), where one thread is fastest: more threads spin on the cores the
     simulator needs, and measured 8x slower per critic step on a busy 2-core machine.
     ``loggers`` names Lightning loggers (``LOGGERS``) to write beside metrics.csv.
+    ``overlap_critics``: on one process, regress each epoch's critics in a child process while
+    the next epoch's rollout is collected (the same numbers; False runs them one after the other;
+    None decides by the run's length, see ``SafePolicyOptimization``).
     """
     torch.set_num_threads(threads)
     paths = RunPaths(Path(run_dir))
@@ -221,6 +225,7 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
         config = resolve(config, devices)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = build_module(config)
+    module.overlap_critics = overlap_critics
     if not resume:  # written once the module builds: a setting it refuses (a mismatched file) leaves nothing
         prepare_run_directory(config, paths.root, resume=False, force=force, processes=devices)
     data = RolloutDataModule(config, module.policy, module.obs_normalizer)

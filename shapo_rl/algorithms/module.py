@@ -25,28 +25,37 @@ from torch import Tensor, nn
 from torchrl.modules import ProbabilisticActor
 
 from shapo_rl import keys
+from shapo_rl.algorithms.critic_regression import METRICS as CRITIC_METRICS
+from shapo_rl.algorithms.critic_regression import CriticRegression, critic_optimizer
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import get_algorithm
 from shapo_rl.checkpoint_io import CHECKPOINT_FORMAT
 from shapo_rl.config import TrainConfig
+from shapo_rl.envs.workers import available_cores
 from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
-from shapo_rl.optim import SAM, SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
-from shapo_rl.optim.trust_region import NonFiniteError
+from shapo_rl.optim import SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
+from shapo_rl.optim.trust_region import check_finite
 from shapo_rl.rollout import AdvantageEstimator, episode_statistics
 from shapo_rl.rollout.episode_window import EpisodeWindow
 
+# The child process of an overlapped critic regression takes 3-5 s of CPU to start, about what
+# overlapping saves in 5-10 epochs of 20,000 steps: shorter runs regress in place by default.
+OVERLAP_MIN_STEPS = 200_000
 LOG_WINDOW = 50  # episodes behind the ep_return_last50 / ep_cost_last50 columns (the reference's logs)
 
 
-def check_finite(name: str, value: Tensor) -> None:
-    """Stop the run, naming the quantity, as soon as a NaN or inf appears."""
-    if not torch.isfinite(value).all():
-        raise NonFiniteError(f"non-finite values in {name}")
-
-
 class SafePolicyOptimization(L.LightningModule):
+    """Actor, critics and the algorithm of one run.
+
+    ``overlap_critics``: on one process, regress the critics of epoch k in a child process while
+    collecting the rollout of epoch k+1 (the data module's ``collect_ahead``); False runs the two
+    one after the other; None (the default) overlaps runs of at least ``OVERLAP_MIN_STEPS`` on a
+    machine with at least two cores.
+    Both give the same numbers bit for bit.
+    """
+
     def __init__(self, config: TrainConfig, *, obs_dim: int, act_dim: int, cost_limit: float,
-                 obs_normalizer: nn.Module | None = None):
+                 obs_normalizer: nn.Module | None = None, overlap_critics: bool | None = None):
         super().__init__()
         self.automatic_optimization = False
         self.config = config
@@ -54,6 +63,8 @@ class SafePolicyOptimization(L.LightningModule):
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std, config.model.actor_init)
         self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
+        self.critic_regression = CriticRegression(self.critics, config.critic)
+        self.overlap_critics = overlap_critics
         self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit, obs_dim, act_dim)
         self.obs_normalizer = obs_normalizer
         values = TensorDictSequential(self.critics, *self.algorithm.value_modules())
@@ -67,6 +78,9 @@ class SafePolicyOptimization(L.LightningModule):
         self.register_buffer("episodes", torch.zeros((), dtype=torch.int64))
         self.recent_episodes = EpisodeWindow(max(LOG_WINDOW, config.episode_cost_window))
         self.epoch_metrics: dict[str, float] = {}
+        # The normaliser's statistics at the end of this epoch, while the next epoch's rollout,
+        # collected ahead, has already moved them: what this epoch's checkpoint holds.
+        self._normalizer_at_epoch_end: dict[str, Tensor] | None = None
 
     def make_collection_policy(self) -> ProbabilisticActor:
         """The TorchRL actor for evaluation episodes; it shares parameters with ``self.policy``."""
@@ -89,16 +103,13 @@ class SafePolicyOptimization(L.LightningModule):
         shapo = cfg.shapo
         self.gradient = SharpnessAwareGradient(self.policy.parameters(), shapo.geometry, damping=shapo.damping,
                                                cg_iters=shapo.cg_iters, reduce=reduce)
-        # The L2 penalty l2 ||w||^2 of the critic loss enters as Adam's weight decay (its gradient
-        # 2 l2 w); SAM perturbs along the MSE's gradient only. A critic without SAM has radius 0.
-        critics = SAM(self.critics.parameters(), torch.optim.Adam, rho=shapo.critic_sam_radii(), members=2,
-                      reduce=reduce, max_grad_norm=cfg.critic.max_grad_norm, lr=cfg.critic.lr,
-                      weight_decay=2 * cfg.critic.l2, fused=True)
+        critics = critic_optimizer(self.critics, cfg, reduce)
         return [*self.algorithm.configure_optimizers(self.policy, reduce), critics]
 
     # ----------------------------------------------------------------------------- training
     def training_step(self, batch: TensorDictBase, batch_idx: int) -> None:
         cfg = self.config
+        self._normalizer_at_epoch_end = None
         for name, key in (("observations", keys.OBSERVATION), ("rewards", ("next", keys.REWARD)),
                           ("costs", ("next", keys.COST))):
             check_finite(name, batch[key])
@@ -121,14 +132,12 @@ class SafePolicyOptimization(L.LightningModule):
         *actor_optimizers, critic_optimizer = self._optimizer_list()
         radius = self.radius_schedule.radius(self.current_epoch, int(self.env_steps))
         self.gradient.radius = radius
-        critic_seconds = 0.0
+        collect_ahead = self._next_rollout_collector()
 
         def update_critics(data: UpdateBatch) -> dict[str, float]:
-            nonlocal critic_seconds
-            start = time.perf_counter()
-            metrics = self._update_critics(data, critic_optimizer.optimizer)
-            critic_seconds += time.perf_counter() - start
-            return metrics
+            """Start the regression; its losses are filled in once it is joined below."""
+            self.critic_regression.start(data, critic_optimizer.optimizer, background=collect_ahead is not None)
+            return dict.fromkeys(CRITIC_METRICS, math.nan)
 
         context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,
                                 reduce=self._reduce(), total=None if self._processes == 1 else self._sum,
@@ -136,9 +145,14 @@ class SafePolicyOptimization(L.LightningModule):
                                 kl_reduction=cfg.model.kl_reduction)
         start = time.perf_counter()
         update_metrics = self.algorithm.update(update_batch, context)
-        update_seconds = time.perf_counter() - start
         for name, param in self.policy.named_parameters():
             check_finite(f"actor parameter {name}", param)
+        background = self.critic_regression.running
+        update_seconds = time.perf_counter() - start
+        if background:
+            self._collect_ahead(collect_ahead)
+        update_metrics.update(self.critic_regression.join())
+        critic_seconds = self.critic_regression.seconds
 
         shapo_on = cfg.shapo.geometry != "none"
         self.epoch_metrics = {
@@ -148,9 +162,31 @@ class SafePolicyOptimization(L.LightningModule):
             "policy_lag": float(policy_lag),
             "shapo_radius": radius if shapo_on else 0.0,
             "shapo_percentile": implied_percentile(radius, int(self.env_steps)) if shapo_on else float("nan"),
-            "actor_seconds": update_seconds - critic_seconds,
+            "actor_seconds": update_seconds - (0.0 if background else critic_seconds),
             "critic_seconds": critic_seconds,
         }
+
+    def _next_rollout_collector(self) -> Callable[[int], None] | None:
+        """The data module's ``collect_ahead`` where this epoch's critic regression can run beside
+        the next epoch's rollout: one process, a next epoch to train, a data module that can."""
+        trainer = self.trainer
+        overlap = self.overlap_critics
+        if overlap is None:  # a long run, with a core for the child beside the rollout's
+            overlap = self.config.steps >= OVERLAP_MIN_STEPS and available_cores() >= 2
+        if not overlap or self._processes != 1:
+            return None
+        if self.current_epoch + 1 >= trainer.max_epochs or trainer.should_stop:
+            return None
+        return getattr(trainer.datamodule, "collect_ahead", None)
+
+    def _collect_ahead(self, collect_ahead: Callable[[int], None]) -> None:
+        """Collect the next epoch's rollout now, keeping the normaliser's statistics of this
+        epoch's end for its checkpoint (the rollout moves them; resuming from the checkpoint
+        collects the same rollout again from them)."""
+        if self.obs_normalizer is not None:
+            self._normalizer_at_epoch_end = {name: value.clone() for name, value
+                                             in self.obs_normalizer.state_dict().items()}
+        collect_ahead(self.current_epoch + 1)
 
     def _optimizer_list(self) -> list:
         optimizers = self.optimizers()
@@ -180,33 +216,6 @@ class SafePolicyOptimization(L.LightningModule):
         self.manual_backward(loss)
         self.clip_gradients(optimizer, gradient_clip_val=max_norm, gradient_clip_algorithm="norm")
 
-    def _update_critics(self, batch: UpdateBatch, optimizer: SAM) -> dict[str, float]:
-        """Regress V_r and V_c on their GAE targets: ``update_iters`` passes of shuffled minibatches.
-
-        Each minibatch step is one ``SAM.step`` on the two critics' MSEs (one per member of the
-        stacked critics; gradients by ``StackedMLP.squared_error_gradients``), i.e. Adam on
-        MSE + l2 ||w||^2 for a critic with radius 0 and SAM (Foret et al.) for one with radius
-        rho_c. The optimiser is stepped directly, without Lightning's per-step wrapper
-        (``trainer.global_step`` then counts actor steps only). A non-finite loss stops the run
-        once the regression is through.
-        """
-        cfg = self.config.critic
-        net = self.critics.module.net
-        obs = batch.obs
-        targets = torch.cat([batch.reward_target, batch.cost_target], dim=-1)  # [N, 2]
-        totals = torch.zeros(2, dtype=torch.float64)
-        steps = 0
-        for _ in range(cfg.update_iters):
-            order = torch.randperm(obs.shape[0])  # one gather per pass, minibatches are its slices
-            for batch_obs, batch_targets in zip(obs[order].split(cfg.minibatch_size),
-                                                targets[order].split(cfg.minibatch_size)):
-                totals += optimizer.step(partial(net.squared_error_gradients, batch_obs, batch_targets))
-                steps += 1
-        check_finite("critic loss", totals)  # the losses are >= 0: their sum is finite iff each is
-        for name, param in self.critics.named_parameters():
-            check_finite(f"critic parameter {name}", param)
-        return {"reward_critic_loss": float(totals[0]) / steps, "cost_critic_loss": float(totals[1]) / steps}
-
     def _episode_metrics(self, episodes: dict[str, Tensor]) -> dict[str, float]:
         costs = episodes["cost"]
         nan = float("nan")
@@ -231,9 +240,19 @@ class SafePolicyOptimization(L.LightningModule):
             f"ep_cost_last{LOG_WINDOW}": last_cost,
         }
 
+    def on_train_start(self) -> None:
+        if self._next_rollout_collector() is not None:  # the child imports torch beside the first rollout
+            self.critic_regression.launch()
+
+    def teardown(self, stage: str) -> None:
+        self.critic_regression.close()
+
     # ----------------------------------------------------------------------------- checkpoints
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["shapo_rl"] = {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(),
                                   "cost_limit": self.cost_limit}
+        if self._normalizer_at_epoch_end is not None:
+            for name, value in self._normalizer_at_epoch_end.items():
+                checkpoint["state_dict"][f"obs_normalizer.{name}"] = value
 
 

@@ -105,7 +105,9 @@ class UpdateContext:
     Lightning); ``gradient`` is the SHAPO step at this epoch's radius (plain gradients when SHAPO
     is off); ``reduce`` averages over training processes and ``total`` sums (None on one process);
     ``backward(loss, optimizer, max_norm)`` fills ``.grad`` through Lightning (DDP-synchronised)
-    and clips its norm; ``update_critics(batch)`` regresses both critics on their targets;
+    and clips its norm; ``update_critics(batch)`` regresses both critics on their targets,
+    possibly beside the next rollout, so an algorithm calls it last and reads no critic after it
+    (its losses are filled in when the regression is joined);
     ``kl_reduction`` is how the trust region and the SHAPO ball measure the policy's KL.
     """
 

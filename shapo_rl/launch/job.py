@@ -94,9 +94,12 @@ def _child_env() -> dict[str, str]:
 
 class Job(submitit.helpers.Checkpointable):
     """``Job()(spec)`` runs the job; returns ``"skipped"`` when there was nothing to do, else
-    ``"done"``; raises :class:`JobError` with the reason of a failure."""
+    ``"done"``; raises :class:`JobError` with the reason of a failure. ``train_options`` are
+    added to each ``train`` command (how the engine shares the machine out, never a setting of the
+    run)."""
 
-    def __init__(self) -> None:
+    def __init__(self, train_options: tuple[str, ...] = ()) -> None:
+        self.train_options = train_options
         self._child: subprocess.Popen | None = None
 
     def __call__(self, spec: RunSpec) -> str:
@@ -128,7 +131,7 @@ class Job(submitit.helpers.Checkpointable):
         with spec.log.open("a") as log:
             log.write(f"$ shapo-rl {' '.join(args)}\n")
             log.flush()
-            extra = ("--no-progress", "--quiet") if args[0] == "train" else ()
+            extra = ("--no-progress", "--quiet", *self.train_options) if args[0] == "train" else ()
             self._child = subprocess.Popen([sys.executable, "-m", "cli.app", *args, *extra],
                                            stdout=subprocess.DEVNULL, stderr=log, env=_child_env())
             code = self._child.wait()
@@ -149,7 +152,7 @@ class Job(submitit.helpers.Checkpointable):
                 os.kill(self._child.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        return submitit.helpers.DelayedSubmission(Job(), spec)
+        return submitit.helpers.DelayedSubmission(Job(self.train_options), spec)
 
 
 def _alive(pid: int) -> bool:

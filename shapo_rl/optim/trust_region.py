@@ -22,6 +22,12 @@ class NonFiniteError(FloatingPointError):
     """A quantity of the update (gradient, curvature, ...) is NaN or infinite."""
 
 
+def check_finite(name: str, value: Tensor) -> None:
+    """Stop the run, naming the quantity, as soon as a NaN or inf appears."""
+    if not torch.isfinite(value).all():
+        raise NonFiniteError(f"non-finite values in {name}")
+
+
 def _require_finite(name: str, value: Tensor) -> None:
     if not bool(torch.isfinite(value).all()):
         raise NonFiniteError(f"{name} is not finite: {value}")

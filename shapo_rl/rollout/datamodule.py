@@ -87,14 +87,22 @@ class RolloutDataModule(L.LightningDataModule):
         frames = steps_per_process(cfg, processes)
         env = make_run_env(cfg, num_envs=cfg.num_envs, seed=cfg.seed + rank * cfg.num_envs,
                            obs_normalizer=self.obs_normalizer, processes=processes)
-        self.source = RolloutSource(RolloutCollector(env, self.policy, frames), before_rollout=self._before_rollout,
-                                    after_rollout=self._after_rollout)
+        self.source = RolloutSource(RolloutCollector(env, self.policy, frames), epoch=self._current_epoch,
+                                    before_rollout=self._before_rollout, after_rollout=self._after_rollout)
+
+    def _current_epoch(self) -> int:
+        return self.trainer.current_epoch if self.trainer is not None else 0
+
+    def collect_ahead(self, epoch: int) -> None:
+        """Collect the rollout of ``epoch`` now, with the current actor and normaliser, exactly as
+        that epoch would (the same seeds); that epoch then trains on it."""
+        self.source.collect_ahead(epoch)
 
     def _pools_statistics(self) -> bool:
         return self.obs_normalizer is not None and self.trainer is not None and self.trainer.world_size > 1
 
-    def _before_rollout(self) -> None:
-        self.reseed(self.trainer.current_epoch)
+    def _before_rollout(self, epoch: int) -> None:
+        self.reseed(epoch)
         if self._pools_statistics():
             norm = self.obs_normalizer
             self._statistics_before = (norm.count.clone(), norm.mean.clone(), norm.m2.clone())
