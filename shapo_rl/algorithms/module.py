@@ -25,8 +25,6 @@ from torch import Tensor, nn
 from torchrl.modules import ProbabilisticActor
 
 from shapo_rl import keys
-from shapo_rl.algorithms.critic_regression import METRICS as CRITIC_METRICS
-from shapo_rl.algorithms.critic_regression import CriticRegression, critic_optimizer
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import get_algorithm
 from shapo_rl.checkpoint_io import CHECKPOINT_FORMAT
@@ -34,6 +32,8 @@ from shapo_rl.config import TrainConfig
 from shapo_rl.envs.workers import available_cores
 from shapo_rl.models import GaussianPolicy, make_collection_policy, make_critics
 from shapo_rl.optim import SharpnessAwareGradient, identity_reduce, implied_percentile, make_schedule
+from shapo_rl.optim.critic_regression import METRICS as CRITIC_METRICS
+from shapo_rl.optim.critic_regression import CriticRegression, critic_optimizer
 from shapo_rl.optim.trust_region import check_finite
 from shapo_rl.rollout import AdvantageEstimator, episode_statistics
 from shapo_rl.rollout.episode_window import EpisodeWindow
@@ -63,7 +63,7 @@ class SafePolicyOptimization(L.LightningModule):
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std, config.model.actor_init)
         self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
-        self.critic_regression = CriticRegression(self.critics, config.critic)
+        self.critic_regression = CriticRegression(self.critics.module.net, config.critic)
         self.overlap_critics = overlap_critics
         self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit, obs_dim, act_dim)
         self.obs_normalizer = obs_normalizer
@@ -103,7 +103,7 @@ class SafePolicyOptimization(L.LightningModule):
         shapo = cfg.shapo
         self.gradient = SharpnessAwareGradient(self.policy.parameters(), shapo.geometry, damping=shapo.damping,
                                                cg_iters=shapo.cg_iters, reduce=reduce)
-        critics = critic_optimizer(self.critics, cfg, reduce)
+        critics = critic_optimizer(self.critics.module.net, cfg, reduce)
         return [*self.algorithm.configure_optimizers(self.policy, reduce), critics]
 
     # ----------------------------------------------------------------------------- training

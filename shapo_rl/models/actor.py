@@ -17,7 +17,7 @@ from torch.distributions import Independent, Normal
 from torchrl.modules import IndependentNormal, ProbabilisticActor
 
 from shapo_rl import keys
-from shapo_rl.models.critic import mlp
+from shapo_rl.models.networks import mlp
 
 
 class GaussianPolicy(nn.Module):

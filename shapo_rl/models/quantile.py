@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from shapo_rl.models.critic import mlp
+from shapo_rl.models.networks import mlp
 
 
 def quantile_fractions(n: int) -> Tensor:

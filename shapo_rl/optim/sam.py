@@ -3,7 +3,7 @@
 One step on a loss L(w): g = grad L(w); eps = rho g / ||g||_2; g' = grad L(w + eps); w is
 restored bit-exactly and the base optimiser steps with g'. For a stack of independent models
 whose parameters all carry the member index as their leading dimension (the critics'
-:class:`~shapo_rl.models.critic.StackedMLP`), ``members=k`` takes the norm per member and
+:class:`~shapo_rl.models.networks.StackedMLP`), ``members=k`` takes the norm per member and
 gives member i its own radius rho_i: exactly k separate SAM steps, one per model, in the
 forward/backward passes of one.
 """

@@ -4,7 +4,7 @@ A rollout collector is wrapped as an ``IterableDataset`` of length 1. With a kno
 Lightning fetches exactly one batch per epoch and never prefetches rollout k+1 before the update
 on rollout k, so every rollout is collected by the current policy. (The training module collects
 rollout k+1 itself once the actor of epoch k has stepped, beside the critics' regression: see
-``shapo_rl.algorithms.critic_regression``.)
+``shapo_rl.optim.critic_regression``.)
 """
 
 from __future__ import annotations

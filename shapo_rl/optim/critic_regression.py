@@ -21,20 +21,24 @@ import time
 from functools import partial
 from typing import Any, BinaryIO
 
+from typing import TYPE_CHECKING
+
 import torch
-from tensordict.nn import TensorDictModule
 from torch import Tensor
 
-from shapo_rl.algorithms.protocol import UpdateBatch
-from shapo_rl.config import CriticConfig, TrainConfig
-from shapo_rl.optim import SAM
+from shapo_rl.models.networks import StackedMLP
 from shapo_rl.optim.fisher import Reduce, identity_reduce
+from shapo_rl.optim.sam import SAM
 from shapo_rl.optim.trust_region import check_finite
+
+if TYPE_CHECKING:  # the child process imports torch and this package's torch modules only
+    from shapo_rl.algorithms.protocol import UpdateBatch
+    from shapo_rl.config import CriticConfig, TrainConfig
 
 METRICS = ("reward_critic_loss", "cost_critic_loss")
 
 
-def critic_optimizer(critics: TensorDictModule, config: TrainConfig, reduce: Reduce = identity_reduce) -> SAM:
+def critic_optimizer(critics: StackedMLP, config: TrainConfig, reduce: Reduce = identity_reduce) -> SAM:
     """Adam on both critics under SAM with each critic's radius (0: plain Adam).
 
     The L2 penalty l2 ||w||^2 of the critic loss enters as Adam's weight decay (its gradient
@@ -44,7 +48,7 @@ def critic_optimizer(critics: TensorDictModule, config: TrainConfig, reduce: Red
                reduce=reduce, max_grad_norm=cfg.max_grad_norm, lr=cfg.lr, weight_decay=2 * cfg.l2, fused=True)
 
 
-def regress(critics: TensorDictModule, optimizer: SAM, obs: Tensor, targets: Tensor, orders: list[Tensor],
+def regress(critics: StackedMLP, optimizer: SAM, obs: Tensor, targets: Tensor, orders: list[Tensor],
             minibatch_size: int) -> dict[str, float]:
     """One pass of minibatch steps per shuffle in ``orders``; the passes' mean losses.
 
@@ -52,12 +56,11 @@ def regress(critics: TensorDictModule, optimizer: SAM, obs: Tensor, targets: Ten
     stacked critics; gradients by ``StackedMLP.squared_error_gradients``), i.e. Adam on
     MSE + l2 ||w||^2 for a critic with radius 0 and SAM (Foret et al.) for one with radius
     rho_c. A non-finite loss stops the run once the regression is through."""
-    net = critics.module.net
     totals = torch.zeros(2, dtype=torch.float64)
     steps = 0
     for order in orders:  # one gather per pass, minibatches are its slices
         for batch_obs, batch_targets in zip(obs[order].split(minibatch_size), targets[order].split(minibatch_size)):
-            totals += optimizer.step(partial(net.squared_error_gradients, batch_obs, batch_targets))
+            totals += optimizer.step(partial(critics.squared_error_gradients, batch_obs, batch_targets))
             steps += 1
     check_finite("critic loss", totals)  # the losses are >= 0: their sum is finite iff each is
     for name, param in critics.named_parameters():
@@ -77,7 +80,7 @@ class CriticRegression:
     ahead of its first job, ``close()`` ends it.
     """
 
-    def __init__(self, critics: TensorDictModule, config: CriticConfig):
+    def __init__(self, critics: StackedMLP, config: CriticConfig):
         self.critics = critics
         self.config = config
         self.seconds = 0.0
@@ -153,14 +156,14 @@ class _RegressionProcess:
     weights, the optimiser's state and settings, and the data; each answer the new weights and
     state, or the exception raised. Frames are ``torch.save`` bytes behind their length."""
 
-    def __init__(self, critics: TensorDictModule):
+    def __init__(self, critics: StackedMLP):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         serve = f"from {__name__} import _serve; _serve({torch.get_num_threads()})"
         self._process = subprocess.Popen([sys.executable, "-c", serve],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         _write_frame(self._process.stdin, critics)
 
-    def submit(self, critics: TensorDictModule, optimizer: SAM, obs: Tensor, targets: Tensor,
+    def submit(self, critics: StackedMLP, optimizer: SAM, obs: Tensor, targets: Tensor,
                orders: list[Tensor], minibatch_size: int) -> None:
         if optimizer.reduce is not identity_reduce:
             raise ValueError("a critic regression beside the rollout runs on one process only")
@@ -173,7 +176,7 @@ class _RegressionProcess:
         except BrokenPipeError:
             pass  # the child is gone: result() says so
 
-    def result(self, critics: TensorDictModule, optimizer: SAM) -> dict[str, float] | BaseException:
+    def result(self, critics: StackedMLP, optimizer: SAM) -> dict[str, float] | BaseException:
         try:
             answer = _read_frame(self._process.stdout)
         except EOFError:
