@@ -4,6 +4,7 @@ small problem: the direction F^-1 (g + lam phi) with lam the least weight >= lam
 margin instead of the closed form; its size from the radius; the backtracking that re-solves at
 radii delta_1 r^(2k); and the most separating fallback step exactly when no radius qualifies."""
 
+import dataclasses
 import math
 
 import pytest
@@ -13,8 +14,8 @@ from shapo_rl import keys
 from shapo_rl.algorithms.protocol import Discounts, UpdateBatch, UpdateContext
 from shapo_rl.algorithms.registry import make_run_env, with_algorithm_defaults
 from shapo_rl.algorithms.strpo import STRPO, STRPOConfig, exclusion_weights
-from shapo_rl.optim.exclusion_step import MARGIN_HEADROOM, least_multiplier
-from shapo_rl.config import PIDConfig, TrainConfig, TrustRegionConfig
+from shapo_rl.optim.exclusion_step import MARGIN_HEADROOM, exclusion_step, least_multiplier
+from shapo_rl.config import ConfigError, PIDConfig, TrainConfig, TrustRegionConfig
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import SharpnessAwareGradient, get_flat_params, set_flat_params
@@ -158,6 +159,83 @@ def test_fallback_fires_exactly_when_no_backtrack_is_feasible():
     metrics = STRPO(STRPOConfig(exclusion_margin=0.0, pid=PIDConfig(init=0.0)), cost_limit=1.0, discounts=DISCOUNTS,
                     unsafe_policy=unsafe).update(zero, _context(policy))
     assert metrics["fallback"] == 0.0 and metrics["exclusion_margin"] > 0
+
+
+def test_trust_region_fallback_is_trpos_step_where_no_radius_qualifies():
+    """With ``fallback="trust-region"`` an infeasible margin gives TRPO's step: the first
+    sqrt(2 delta_1 / g^T F^-1 g) F^-1 g r^k (dense solve) whose KL is within delta_1 and whose
+    surrogate improves; a feasible margin gives the default's step, bit for bit."""
+    cfg = STRPOConfig(trust_region=TrustRegionConfig(cg_iters=60, damping=DAMPING), exclusion_margin=1e3,
+                      pid=PIDConfig(init=0.0), fallback="trust-region")
+    policy, unsafe, batch = _problem(1, 0.5)
+    params = list(policy.parameters())
+    theta_k = get_flat_params(params)
+    names = [n for n, _ in policy.named_parameters()]
+    sizes = [p.numel() for p in params]
+
+    def call(flat):
+        weights = [c.view_as(p) for c, p in zip(flat.split(sizes), params)]
+        return torch.func.functional_call(policy, dict(zip(names, weights)), (batch.obs,))
+
+    def kl(flat):
+        old = torch.distributions.Independent(torch.distributions.Normal(batch.old_loc, batch.old_scale), 1)
+        return torch.distributions.kl_divergence(old, torch.distributions.Independent(
+            torch.distributions.Normal(*call(flat)), 1)).mean()
+
+    advantage = standardize(batch.reward_advantage)
+
+    def surrogate(flat):
+        log_prob = torch.distributions.Independent(torch.distributions.Normal(*call(flat)), 1).log_prob(batch.actions)
+        return (torch.exp(log_prob - batch.old_log_prob) * advantage).mean()
+
+    g = torch.func.grad(surrogate)(theta_k)
+    fisher = torch.func.hessian(kl)(theta_k) + DAMPING * torch.eye(theta_k.numel(), dtype=torch.float64)
+    x = torch.linalg.solve(fisher, g)
+    full = math.sqrt(2 * cfg.trust_region.max_kl / float(g @ x)) * x
+    k = next(k for k in range(ITERS) if float(kl(theta_k + RATIO**k * full)) <= cfg.trust_region.max_kl
+             and float(surrogate(theta_k + RATIO**k * full)) > float(surrogate(theta_k)))
+    metrics = STRPO(cfg, cost_limit=1.0, discounts=DISCOUNTS, unsafe_policy=unsafe).update(batch, _context(policy))
+    assert metrics["fallback"] == 1.0 and metrics["trust_region_accepted"] == 1.0 and metrics["backtracks"] == k
+    step = get_flat_params(params) - theta_k
+    assert float((step - RATIO**k * full).norm()) <= 1e-4 * float(full.norm())
+    assert metrics["actor_loss"] < -float(surrogate(theta_k))  # the surrogate improved
+    # the default fallback on the same problem steps elsewhere: along F^-1 phi, not F^-1 g
+    set_flat_params(params, theta_k)
+    STRPO(dataclasses.replace(cfg, fallback="separating"), cost_limit=1.0, discounts=DISCOUNTS,
+          unsafe_policy=unsafe).update(batch, _context(policy))
+    assert float((get_flat_params(params) - theta_k - step).norm()) > 1e-3 * float(step.norm())
+    # feasible: both fallbacks take the same exclusion step
+    steps = []
+    for fallback in ("separating", "trust-region"):
+        set_flat_params(params, theta_k)
+        STRPO(dataclasses.replace(cfg, exclusion_margin=1e-4, fallback=fallback), cost_limit=1.0, discounts=DISCOUNTS,
+              unsafe_policy=unsafe).update(batch, _context(policy))
+        steps.append(get_flat_params(params) - theta_k)
+    assert torch.equal(steps[0], steps[1])
+
+
+def test_trust_region_fallback_backtracks_until_the_surrogate_improves():
+    """Closed form: F = I, g = e_0, phi = 1e-6 e_1 (eq. 8 infeasible at delta_2 = 1e-4), loss
+    -t + 10 t^2 along e_0. TRPO's step has length sqrt(2 delta_1) = 0.2, where the loss is worse
+    (0.2 > 0); the first improving fraction 0.8^k needs 0.2 * 0.8^k < 0.1, i.e. k = 4."""
+    theta = torch.zeros(2, dtype=torch.float64)
+
+    def evaluate():
+        t = theta[0]
+        return -t + 10 * t * t, 0.5 * theta.dot(theta), 1e-6 * theta[1]
+
+    g, phi = torch.tensor([1.0, 0.0], dtype=torch.float64), torch.tensor([0.0, 1e-6], dtype=torch.float64)
+    _, _, result = exclusion_step([theta], g, phi, lambda v: v, evaluate, max_kl=0.02, margin=1e-4, weight=1.0,
+                                  fallback="trust-region")
+    assert result.fallback and result.accepted and result.steps_taken == 4
+    assert torch.allclose(theta, torch.tensor([0.2 * 0.8**4, 0.0], dtype=torch.float64), rtol=1e-12, atol=0)
+    with pytest.raises(ValueError, match="fallback must be one of"):
+        exclusion_step([theta], g, phi, lambda v: v, evaluate, max_kl=0.02, margin=1e-4, weight=1.0, fallback="reverse")
+
+
+def test_an_unknown_fallback_is_a_config_error():
+    with pytest.raises(ConfigError, match="fallback must be one of separating, trust-region"):
+        STRPOConfig(fallback="reverse")
 
 
 def test_exclusion_weights_clip_and_count():

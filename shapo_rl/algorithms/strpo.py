@@ -10,7 +10,8 @@ the step solves eq. (8) (:mod:`shapo_rl.optim.exclusion_step`, which also gives 
 eqs. 9-10 taken): direction F^-1 (g + lam phi), lam at least lambda_2 in units of
 |g|_F^-1 / |phi|_F^-1 and raised until the step reaches delta_2 further from pi_unsafe, its length
 from delta_1; backtracking re-solves at smaller radii; if no radius qualifies, the most
-separating step F^-1 phi is backtracked until its KL is at most delta_1.
+separating step F^-1 phi is backtracked until its KL is at most delta_1 (``fallback=trust-region``:
+TRPO's step on the joint advantage instead, which keeps learning once phi has vanished).
 
 The unsafe policy is read (weights only) from an ``unsafe-trpo`` / ``unsafe-dtrpo`` run, frozen
 with its own frozen observation normaliser, and kept as a submodule so it travels in checkpoints.
@@ -40,7 +41,7 @@ from shapo_rl.constraints import PIDLagrangian
 from shapo_rl.envs import ObservationNormalizer
 from shapo_rl.models import GaussianPolicy
 from shapo_rl.optim import Reduce, TrustRegionOptimizer, fisher_vector_product, flat_grad, get_flat_params
-from shapo_rl.optim.exclusion_step import exclusion_step
+from shapo_rl.optim.exclusion_step import FALLBACKS, exclusion_step
 from shapo_rl.rollout import standardize
 
 
@@ -49,7 +50,9 @@ class STRPOConfig:
     """Defaults of the paper: delta_1 = ``trust_region.max_kl`` 1e-2, delta_2 = ``exclusion_margin``
     1e-4, lambda_2 = ``exclusion_weight`` 1.0 (the least weight of phi, in units of
     |g|_F^-1 / |phi|_F^-1: 1 weighs both natural directions equally); ``ratio_clip`` bounds
-    pi_unsafe / pi_k in phi (ours).
+    pi_unsafe / pi_k in phi (ours); ``fallback`` is the step where eq. 8 is infeasible,
+    ``separating`` (along F^-1 phi, the default) or ``trust-region`` (TRPO's step), see
+    :mod:`shapo_rl.optim.exclusion_step`.
     ``unsafe_policy``: the run directory or checkpoint of an unsafe policy on the same task."""
 
     unsafe_policy: str = ""
@@ -57,6 +60,7 @@ class STRPOConfig:
     exclusion_margin: float = 1e-4
     exclusion_weight: float = 1.0
     ratio_clip: float = 10.0
+    fallback: str = "separating"
     joint_advantage: bool = True
     unsafe_objective: bool = True
     pid: PIDConfig = field(default_factory=PIDConfig)
@@ -65,6 +69,8 @@ class STRPOConfig:
         require(0 <= self.exclusion_margin < math.inf, f"exclusion_margin must be >= 0, got {self.exclusion_margin}")
         require(0 <= self.exclusion_weight < math.inf, f"exclusion_weight must be >= 0, got {self.exclusion_weight}")
         require(1 <= self.ratio_clip < math.inf, f"ratio_clip must be >= 1, got {self.ratio_clip}")
+        require(self.fallback in FALLBACKS,
+                f"fallback must be one of {', '.join(FALLBACKS)}, got {self.fallback!r}")
 
 
 def exclusion_weights(unsafe_log_prob: Tensor, old_log_prob: Tensor, clip: float) -> tuple[Tensor, float]:
@@ -186,7 +192,8 @@ class STRPO(Algorithm):
 
         geometry, lam, result = exclusion_step(
             params, -gradient.grad, phi, fvp, evaluate, max_kl=tr.max_kl, margin=cfg.exclusion_margin,
-            weight=cfg.exclusion_weight, cg_iters=tr.cg_iters, ratio=tr.backtrack_ratio, max_iters=tr.backtrack_iters)
+            weight=cfg.exclusion_weight, cg_iters=tr.cg_iters, ratio=tr.backtrack_ratio, max_iters=tr.backtrack_iters,
+            fallback=cfg.fallback)
         loss, kl, margin = result.values if result.accepted else (gradient.loss, 0.0, 0.0)
         return {"actor_loss": loss, "kl": kl, "trust_region_accepted": float(result.accepted),
                 "backtracks": float(result.steps_taken), "exclusion_margin": margin,
