@@ -58,7 +58,9 @@ def test_evidence_recipes_at_bench_scale(tmp_path):
     assert {r.config.cost_limit for r in plan} == {25.0} and {r.config.algo for r in plan} == {"trpo-pid"}
     strpo = recipes()["evidence-strpo"][0]
     plan = strpo.plan(strpo.scale("bench"), tmp_path)
-    assert len(plan) == 25 and {(r.config.steps, r.config.steps_per_epoch) for r in plan} == {(1_005_000, 15_000)}
+    assert len(plan) == 30 and {(r.config.steps, r.config.steps_per_epoch) for r in plan} == {(1_005_000, 15_000)}
+    fallbacks = sorted(run.config.algorithm.fallback for run in plan if run.config.algo == "strpo")
+    assert fallbacks == ["separating"] * 5 + ["trust-region"] * 5
     for run in plan:
         if run.config.algo == "strpo":
             assert Path(run.config.algorithm.unsafe_policy).name == f"SafetyHopperVelocity-v1.unsafe-dtrpo.seed{run.config.seed}"
