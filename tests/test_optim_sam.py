@@ -170,16 +170,26 @@ def test_sam_step_on_given_gradients_is_the_step_on_the_autograd_closure(rho) ->
     assert all(torch.equal(p, q) for p, q in zip(nets[0].parameters(), nets[1].parameters()))
 
 
-@pytest.mark.parametrize("background", [False, True])
-def test_a_non_finite_critic_loss_stops_the_regression(background) -> None:
-    """In place or in its thread, the regression's error reaches the caller at ``join``, after
-    which a regression can start again."""
+def _random_batch(n: int) -> UpdateBatch:
+    """``n`` random ToyCMDP-sized states with random reward and cost targets."""
+    return UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
+                       torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+
+
+def _module_and_critic_optimizer(**sam) -> tuple[SafePolicyOptimization, SAM]:
+    """A module on ToyCMDP's dimensions and SAM over its critics (plain Adam unless ``sam`` says)."""
     config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
     module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
-    critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.0, 0.0), members=2, lr=1e-3)
-    n = 300
-    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
-                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    settings = {"rho": (0.0, 0.0), "lr": 1e-3, **sam}
+    return module, SAM(module.critics.parameters(), torch.optim.Adam, members=2, **settings)
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_a_non_finite_critic_loss_stops_the_regression(background) -> None:
+    """In place or in the child, the regression's error reaches the caller at ``join``, after
+    which a regression can start again."""
+    module, critics = _module_and_critic_optimizer()
+    batch = _random_batch(300)
     batch.cost_target[7] = float("inf")
     regression = module.critic_regression
     regression.start(batch, critics, background=background)
@@ -197,17 +207,13 @@ def test_a_critic_regression_in_the_child_process_is_the_one_in_place() -> None:
     """Same shuffles (drawn at ``start`` from the global generator, which is left where the
     in-place run leaves it), same losses, weights and optimiser state, bit for bit, over two
     regressions (the second from the Adam moments of the first), SAM and the clip included."""
-    config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
-    n = 1000
     torch.manual_seed(3)
-    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
-                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    batch = _random_batch(1000)
     outcomes = []
     for background in (False, True):
         torch.manual_seed(0)
-        module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
-        critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.05, 0.0), members=2, lr=3e-3,
-                      weight_decay=1e-3, max_grad_norm=0.5, fused=True)
+        module, critics = _module_and_critic_optimizer(rho=(0.05, 0.0), lr=3e-3, weight_decay=1e-3,
+                                                       max_grad_norm=0.5, fused=True)
         draws = []
         for _ in range(2):
             module.critic_regression.start(batch, critics, background=background)
@@ -223,12 +229,8 @@ def test_a_critic_regression_in_the_child_process_is_the_one_in_place() -> None:
 
 
 def test_a_critic_regression_must_be_joined_before_the_next() -> None:
-    config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
-    module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
-    critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.0, 0.0), members=2, lr=1e-3)
-    n = 200
-    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
-                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    module, critics = _module_and_critic_optimizer()
+    batch = _random_batch(200)
     module.critic_regression.start(batch, critics, background=True)
     with pytest.raises(RuntimeError, match="not joined"):
         module.critic_regression.start(batch, critics, background=True)
@@ -237,16 +239,11 @@ def test_a_critic_regression_must_be_joined_before_the_next() -> None:
 
 
 def test_a_critic_regression_process_that_dies_is_one_clear_error() -> None:
-    config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
-    module = SafePolicyOptimization(config, obs_dim=3, act_dim=1, cost_limit=1.0)
-    critics = SAM(module.critics.parameters(), torch.optim.Adam, rho=(0.0, 0.0), members=2, lr=1e-3)
-    n = 200
-    batch = UpdateBatch(torch.randn(n, 3), torch.randn(n, 1), torch.zeros(n), torch.zeros(n, 1), torch.ones(n, 1),
-                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
+    module, critics = _module_and_critic_optimizer()
     regression = module.critic_regression
     regression.launch()
     regression._child._process.kill()
-    regression.start(batch, critics, background=True)
+    regression.start(_random_batch(200), critics, background=True)
     with pytest.raises(RuntimeError, match="critic regression process died"):
         regression.join()
     regression.close()
