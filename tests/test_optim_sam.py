@@ -176,6 +176,11 @@ def _random_batch(n: int) -> UpdateBatch:
                        torch.zeros(n), torch.zeros(n), torch.randn(n, 1), torch.randn(n, 1), 0.0, 1.0)
 
 
+def _regression_data(batch: UpdateBatch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a critic regression starts from: the states and both critics' targets."""
+    return batch.obs, batch.reward_target, batch.cost_target
+
+
 def _module_and_critic_optimizer(**sam) -> tuple[SafePolicyOptimization, SAM]:
     """A module on ToyCMDP's dimensions and SAM over its critics (plain Adam unless ``sam`` says)."""
     config = resolve(TrainConfig(algo="trpo", env="ToyCMDP-v0", steps=200, steps_per_epoch=200))
@@ -192,12 +197,12 @@ def test_a_non_finite_critic_loss_stops_the_regression(background) -> None:
     batch = _random_batch(300)
     batch.cost_target[7] = float("inf")
     regression = module.critic_regression
-    regression.start(batch, critics, background=background)
+    regression.start(*_regression_data(batch), critics, background=background)
     assert regression.running == background
     with pytest.raises(NonFiniteError, match="critic loss"):
         regression.join()
     assert not regression.running
-    regression.start(batch, critics, background=background)  # joined: a new one may start
+    regression.start(*_regression_data(batch), critics, background=background)  # joined: a new one may start
     with pytest.raises(NonFiniteError):
         regression.join()
     regression.close()
@@ -216,7 +221,7 @@ def test_a_critic_regression_in_the_child_process_is_the_one_in_place() -> None:
                                                        max_grad_norm=0.5, fused=True)
         draws = []
         for _ in range(2):
-            module.critic_regression.start(batch, critics, background=background)
+            module.critic_regression.start(*_regression_data(batch), critics, background=background)
             draws.append(torch.rand(3))  # the caller's next draw, made while the child may still run
             losses = module.critic_regression.join()
         module.critic_regression.close()
@@ -231,9 +236,9 @@ def test_a_critic_regression_in_the_child_process_is_the_one_in_place() -> None:
 def test_a_critic_regression_must_be_joined_before_the_next() -> None:
     module, critics = _module_and_critic_optimizer()
     batch = _random_batch(200)
-    module.critic_regression.start(batch, critics, background=True)
+    module.critic_regression.start(*_regression_data(batch), critics, background=True)
     with pytest.raises(RuntimeError, match="not joined"):
-        module.critic_regression.start(batch, critics, background=True)
+        module.critic_regression.start(*_regression_data(batch), critics, background=True)
     module.critic_regression.join()
     module.critic_regression.close()
 
@@ -243,7 +248,7 @@ def test_a_critic_regression_process_that_dies_is_one_clear_error() -> None:
     regression = module.critic_regression
     regression.launch()
     regression._child._process.kill()
-    regression.start(_random_batch(200), critics, background=True)
+    regression.start(*_regression_data(_random_batch(200)), critics, background=True)
     with pytest.raises(RuntimeError, match="critic regression process died"):
         regression.join()
     regression.close()

@@ -136,7 +136,8 @@ class SafePolicyOptimization(L.LightningModule):
 
         def update_critics(data: UpdateBatch) -> dict[str, float]:
             """Start the regression; its losses are filled in once it is joined below."""
-            self.critic_regression.start(data, critic_optimizer.optimizer, background=collect_ahead is not None)
+            self.critic_regression.start(data.obs, data.reward_target, data.cost_target, critic_optimizer.optimizer,
+                                         background=collect_ahead is not None)
             return dict.fromkeys(CRITIC_METRICS, math.nan)
 
         context = UpdateContext(policy=self.policy, optimizers=actor_optimizers, gradient=self.gradient,

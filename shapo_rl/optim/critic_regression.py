@@ -32,7 +32,6 @@ from shapo_rl.optim.sam import SAM
 from shapo_rl.optim.trust_region import check_finite
 
 if TYPE_CHECKING:  # the child process imports torch and this package's torch modules only
-    from shapo_rl.algorithms.protocol import UpdateBatch
     from shapo_rl.config import CriticConfig, TrainConfig
 
 METRICS = ("reward_critic_loss", "cost_critic_loss")
@@ -73,7 +72,7 @@ class CriticRegression:
     (:func:`regress`), stepping the optimiser directly, without Lightning's per-step wrapper
     (``trainer.global_step`` then counts actor steps only).
 
-    ``start(batch, optimizer, background=...)`` begins a regression, in place or in the child
+    ``start(obs, reward_target, cost_target, optimizer, background=...)`` begins a regression, in place or in the child
     process; ``join()`` waits for it, puts the child's weights and optimiser state in place and
     returns the mean losses, re-raising what the regression raised. ``seconds`` is the
     regression's wall time (in the child: the time between the two). ``launch()`` starts the child
@@ -93,20 +92,22 @@ class CriticRegression:
         """A regression started in the child and not joined yet."""
         return self._pending is not None
 
-    def start(self, batch: UpdateBatch, optimizer: SAM, *, background: bool) -> None:
+    def start(self, obs: Tensor, reward_target: Tensor, cost_target: Tensor, optimizer: SAM, *,
+              background: bool) -> None:
+        """Regress on states ``obs`` ``[N, obs_dim]`` and the GAE targets ``[N, 1]`` of each critic."""
         if self._pending is not None or self._outcome is not None:
             raise RuntimeError("the previous critic regression was not joined")
         cfg = self.config
-        orders = [torch.randperm(batch.obs.shape[0]) for _ in range(cfg.update_iters)]
-        targets = torch.cat([batch.reward_target, batch.cost_target], dim=-1)  # [N, 2]
+        orders = [torch.randperm(obs.shape[0]) for _ in range(cfg.update_iters)]
+        targets = torch.cat([reward_target, cost_target], dim=-1)  # [N, 2]
         start = time.perf_counter()
         if background:
             self.launch()
-            self._child.submit(self.critics, optimizer, batch.obs, targets, orders, cfg.minibatch_size)
+            self._child.submit(self.critics, optimizer, obs, targets, orders, cfg.minibatch_size)
             self._pending = (optimizer, start)
             return
         try:
-            self._outcome = regress(self.critics, optimizer, batch.obs, targets, orders, cfg.minibatch_size)
+            self._outcome = regress(self.critics, optimizer, obs, targets, orders, cfg.minibatch_size)
         except Exception as err:  # re-raised by join, as from the child
             self._outcome = err
         self.seconds = time.perf_counter() - start
