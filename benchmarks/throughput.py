@@ -16,8 +16,8 @@ ratios of one run, never figures of two runs):
                 ``--steps-per-epoch`` steps) in a subprocess, as a long run trains: the critics
                 regress in a child process beside the next rollout (``--overlap-critics``, the
                 default from 200k steps). Env steps / the epochs' summed ``epoch_seconds``
-                (start-up, about 3 s of imports and env build, aside; the child's start-up, 3-5 s
-                of CPU, falls in the first epoch), with the epoch's actor seconds and the critics'
+                (start-up, about 3 s of imports and env build, aside; the child's start-up, about
+                1.3 s of imports, falls in the first epoch), with the epoch's actor seconds and the critics'
                 seconds in the child (from metrics.csv);
 * serial     -- the same training with ``--no-overlap-critics`` (the critics after the actor),
                 with the epoch's split into collection, actor and critic seconds;

@@ -224,8 +224,7 @@ def train(config: TrainConfig | None, run_dir: Path | str, *, resume: bool = Fal
     else:
         config = resolve(config, devices)
     L.seed_everything(config.seed, workers=True, verbose=False)
-    module = build_module(config)
-    module.overlap_critics = overlap_critics
+    module = build_module(config, overlap_critics=overlap_critics)
     if not resume:  # written once the module builds: a setting it refuses (a mismatched file) leaves nothing
         prepare_run_directory(config, paths.root, resume=False, force=force, processes=devices)
     data = RolloutDataModule(config, module.policy, module.obs_normalizer)

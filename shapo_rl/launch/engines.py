@@ -7,8 +7,8 @@ with one torch thread), so the pool only has to wait on them: a thread pool, not
 (which would add a second interpreter per job); submitit's own local executor is not used
 because it has no cap on concurrent jobs. A job overlaps its critic regression with its next
 rollout (``train --overlap-critics``) only where it has two cores of its own: with fewer, two
-side-by-side Hopper runs measured 1.4x slower with it than without. On Slurm, each wave is one job array throttled to
-``max_parallel`` tasks (``--array=0-N%K``), each wave after the previous one has ended
+side-by-side Hopper runs measured 1.3-1.4x slower with it than without. On Slurm, each wave is
+one job array throttled to ``max_parallel`` tasks (``--array=0-N%K``), each wave after the previous one has ended
 (``afterany``, so a failed run fails only the runs needing it, with a one-line reason).
 """
 

@@ -161,15 +161,15 @@ def exclusion_step(
 
     lam = multiplier(geometry, weight, margin, max_kl)
     scale = math.sqrt(geometry.c / geometry.a) if geometry.a > 0 and geometry.c > 0 else math.nan
-    loss_before = float(evaluate()[0]) if fallback == "trust-region" else math.nan
     result = first_accepted(params, candidates(), evaluate, safe)
     if result.accepted:
         return geometry, (lam if lam is not None else math.nan) * scale, result
+    # the fallbacks; theta is back at theta_k, bit for bit
     if fallback == "trust-region" and geometry.a > 0:  # TRPO's step on g, TRPO's acceptance
         trpo = math.sqrt(2 * max_kl / geometry.a) * x
-        result = backtracking_line_search(params, trpo, evaluate, improves_within(loss_before, max_kl), ratio,
-                                          max_iters)
-    elif fallback == "separating" and geometry.c > 0:  # the fallback: the most separating step, backtracked within the KL radius
+        accept = improves_within(float(evaluate()[0]), max_kl)
+        result = backtracking_line_search(params, trpo, evaluate, accept, ratio, max_iters)
+    elif fallback == "separating" and geometry.c > 0:  # the most separating step, within the KL radius
         separating = math.sqrt(2 * max_kl / geometry.c) * p
         result = backtracking_line_search(params, separating, evaluate, within_kl, ratio, max_iters)
     else:  # phi = 0 (or g = 0): no step separates (or improves)
