@@ -51,8 +51,8 @@ def _train_and_record(out: Path, config: TrainConfig, devices: int) -> None:
     record: dict = {"rollouts": [], "policies": [], "metrics": []}
     build = training.build_module
 
-    def build_and_watch(cfg: TrainConfig):
-        module = build(cfg)
+    def build_and_watch(cfg: TrainConfig, **options):
+        module = build(cfg, **options)
         record["initial"] = {k: v.clone() for k, v in module.state_dict().items() if isinstance(v, torch.Tensor)}
 
         def on_train_batch_start(batch, batch_idx):
