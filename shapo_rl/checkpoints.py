@@ -36,7 +36,8 @@ def build_module(config: TrainConfig, *, overlap_critics: bool | None = None) ->
     """A fresh module for a resolved ``config`` (its cost limit and algorithm config filled in);
     ``overlap_critics`` as :class:`SafePolicyOptimization` takes it."""
     obs_dim, act_dim, simulator_dim = env_dimensions(config)
-    normalizer = (ObservationNormalizer(simulator_dim, clip=config.obs_clip, std_floor=config.obs_std_floor)
+    normalizer = (ObservationNormalizer(simulator_dim, clip=config.obs_clip, std_floor=config.obs_std_floor,
+                                        prior_count=config.obs_prior_count)
                   if config.normalize_obs else None)
     return SafePolicyOptimization(config, obs_dim=obs_dim, act_dim=act_dim, cost_limit=config.cost_limit,
                                   obs_normalizer=normalizer, overlap_critics=overlap_critics)

@@ -18,10 +18,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from shapo_rl.presets import PRESETS
+
 Geometry = Literal["none", "fisher", "euclidean"]
 Schedule = Literal["constant", "percentile", "decay"]
 SamCritics = Literal["both", "reward", "cost"]
 Multiplier = Literal["none", "lagrange", "pid"]
+PerturbationFallback = Literal["zero", "tenth"]
 
 
 class ConfigError(ValueError):
@@ -127,17 +130,21 @@ class MinibatchConfig:
 @dataclass(frozen=True)
 class CriticConfig:
     """Critic regression; ``max_grad_norm`` clips each critic's gradient norm (None: no clip); 40
-    is the reference library's, part of the measured parity defaults (see ``ModelConfig``)."""
+    is the reference library's, part of the measured parity defaults (see ``ModelConfig``).
+    ``init``: each layer orthogonal (gain sqrt 2 on hidden layers, 1 on the head, zero biases) or
+    PyTorch's default ``nn.Linear`` init (the SHAPO authors' code)."""
 
     lr: float = 1e-3
     update_iters: int = 10
     minibatch_size: int = 128
     l2: float = 0.001
     max_grad_norm: float | None = 40.0
+    init: Literal["orthogonal", "default"] = "orthogonal"
 
     def __post_init__(self):
         require(0 < self.lr < math.inf and self.update_iters > 0 and self.minibatch_size > 0,
                 "critic lr, update iterations and minibatch size must be > 0")
+        require(self.init in ("orthogonal", "default"), f"critic init must be orthogonal or default, got {self.init!r}")
         require(0 <= self.l2 < math.inf, f"critic l2 must be >= 0, got {self.l2}")
         require(self.max_grad_norm is None or 0 < self.max_grad_norm < math.inf,
                 f"critic max_grad_norm must be > 0, got {self.max_grad_norm}")
@@ -204,7 +211,9 @@ class PenaltyConfig:
 class ShapoConfig:
     """SHAPO (actor perturbation) and SAM (critics) switches; see ``shapo_rl.optim.sharpness``.
 
-    ``cg_iters`` and ``damping`` are those of the perturbation's own natural-gradient solve."""
+    ``cg_iters`` and ``damping`` are those of the perturbation's own natural-gradient solve.
+    ``fallback``: the perturbation when no backtrack of eps0 fits in the KL ball: ``"zero"`` (no
+    perturbation, g_shapo = g) or ``"tenth"`` (0.1 eps0, whatever its KL: the authors' code)."""
 
     geometry: Geometry = "none"
     radius: float = 1e-5
@@ -212,6 +221,7 @@ class ShapoConfig:
     percentile: float = 0.05
     cg_iters: int = 15
     damping: float = 0.1
+    fallback: PerturbationFallback = "zero"
     critic_sam: bool = False
     critic_sam_rho: float = 0.05
     critic_sam_on: SamCritics = "both"
@@ -224,9 +234,15 @@ class ShapoConfig:
         require(0 <= self.radius < math.inf, f"--shapo-radius must be >= 0 and finite, got {self.radius}")
         require(0 < self.percentile <= 0.5, f"--shapo-percentile must lie in (0, 0.5], got {self.percentile}")
         require(self.cg_iters >= 1 and 0 <= self.damping < math.inf, "SHAPO cg_iters must be >= 1, damping >= 0")
+        require(self.fallback in ("zero", "tenth"), f"SHAPO fallback must be zero or tenth, got {self.fallback!r}")
         require(0 <= self.critic_sam_rho < math.inf, f"--critic-sam-rho must be >= 0, got {self.critic_sam_rho}")
         require(self.critic_sam_on in ("both", "reward", "cost"),
                 f"--critic-sam-on must be both, reward or cost, got {self.critic_sam_on!r}")
+
+    @property
+    def fallback_fraction(self) -> float:
+        """The fraction of eps0 the perturbation takes when no backtrack fits."""
+        return {"zero": 0.0, "tenth": 0.1}[self.fallback]
 
     def critic_sam_radii(self) -> tuple[float, float]:
         """SAM radii of the (reward, cost) critics: rho_c where SAM is on, 0 (plain Adam) elsewhere."""
@@ -254,13 +270,17 @@ class TrainConfig:
     # ModelConfig; the floor keeps PointGoal1's lidar bins, std ~1e-3, from turning into
     # +-obs_clip spikes). Switched alone, the normaliser measured no gain there (4.7 +- 0.8 against
     # 5.1 +- 1.0); the window and the critic clip were measured only within the set.
-    obs_clip: float = 5.0  # normalised observations are clipped to [-obs_clip, obs_clip]
+    obs_clip: float | None = 5.0  # normalised observations are clipped to [-obs_clip, obs_clip]; None: no clip
     obs_std_floor: float = 0.01  # their std is floored here; 0: sqrt(var + 1e-8)
+    # The statistics start as this many pseudo-observations of mean 0 and variance 1: gymnasium's
+    # NormalizeObservation starts its RunningMeanStd at 1e-4; 0: the observations alone.
+    obs_prior_count: float = 0.0
     episode_cost_window: int = 50  # Jc over the last N episodes; 0: the epoch's episodes
     model: ModelConfig = field(default_factory=ModelConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     shapo: ShapoConfig = field(default_factory=ShapoConfig)
     variant: str = ""  # a free label reports group runs by (a recipe's variant name); training ignores it
+    preset: str = ""  # the preset the run's defaults came from (shapo_rl.presets), a record only
     # Who steps the simulators around their physics: "fast" (batched per task family, the same
     # numbers) or "stock" (each env's own code); see shapo_rl.envs.batched.
     env_backend: str = "fast"
@@ -279,8 +299,10 @@ class TrainConfig:
         require(0 <= self.seed < 2**32, f"--seed must lie in [0, 2^32), got {self.seed}")
         require(0 < self.gamma <= 1 and 0 < self.cost_gamma <= 1 and 0 <= self.gae_lambda <= 1,
                 "gamma and cost gamma must lie in (0, 1], GAE lambda in [0, 1]")
-        require(0 < self.obs_clip < math.inf and 0 <= self.obs_std_floor < math.inf,
-                "obs_clip must be > 0 and obs_std_floor >= 0")
+        require((self.obs_clip is None or 0 < self.obs_clip < math.inf) and 0 <= self.obs_std_floor < math.inf
+                and 0 <= self.obs_prior_count < math.inf,
+                "obs_clip must be > 0 (or null: no clip), obs_std_floor and obs_prior_count >= 0 and finite")
+        require(self.preset in ("", *PRESETS), f"unknown preset {self.preset!r} (presets: {', '.join(PRESETS)})")
         require(self.env_backend in ("fast", "stock"),
                 f"env_backend must be fast or stock, got {self.env_backend!r}")
         require(self.episode_cost_window >= 0, f"episode_cost_window must be >= 0, got {self.episode_cost_window}")

@@ -86,7 +86,7 @@ def test_shapo_switches_reach_the_run(tmp_path):
     assert result.exit_code == 0, result.output
     shapo = yaml.safe_load((out / "config.yaml").read_text())["shapo"]
     assert shapo == {"geometry": "fisher", "radius": 1e-3, "schedule": "percentile", "percentile": 0.1,
-                     "cg_iters": 15, "damping": 0.1, "critic_sam": True, "critic_sam_rho": 0.02,
+                     "cg_iters": 15, "damping": 0.1, "fallback": "zero", "critic_sam": True, "critic_sam_rho": 0.02,
                      "critic_sam_on": "cost"}
     rows = _rows(out / "metrics.csv")
     # percentile schedule: delta_t = z_p^2 / (2 N_t) with N_t the pairs collected so far

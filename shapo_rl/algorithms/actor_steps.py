@@ -41,13 +41,15 @@ def kl_to_behaviour(context: UpdateContext, batch: UpdateBatch) -> Callable[[], 
 
 
 def perturbation_metrics(infos: list[PerturbationInfo | None], prefix: str = "shapo") -> dict[str, float]:
-    """Means of the SHAPO diagnostics over the perturbations of an update (none: no columns)."""
+    """Means of the SHAPO diagnostics over the perturbations of an update (none: no columns);
+    ``_fallback`` is the fraction of them where no backtrack fitted the KL ball."""
     infos = [i for i in infos if i is not None]
     if not infos:
         return {}
     mean = lambda name: float(sum(getattr(i, name) for i in infos) / len(infos))  # noqa: E731
     return {f"{prefix}_norm": mean("norm"), f"{prefix}_kl": mean("kl"), f"{prefix}_loss_drop": mean("loss_drop"),
-            f"{prefix}_cosine": mean("cosine")}
+            f"{prefix}_cosine": mean("cosine"), f"{prefix}_backtracks": mean("backtracks"),
+            f"{prefix}_fallback": mean("fell_back")}
 
 
 def trust_region_optimizer(policy: GaussianPolicy, config: TrustRegionConfig, reduce: Reduce) -> TrustRegionOptimizer:

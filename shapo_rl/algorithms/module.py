@@ -63,7 +63,7 @@ class SafePolicyOptimization(L.LightningModule):
         self.cost_limit = float(cost_limit)
         hidden = config.model.hidden_sizes
         self.policy = GaussianPolicy(obs_dim, act_dim, hidden, config.model.init_log_std, config.model.actor_init)
-        self.critics = make_critics(obs_dim, hidden)  # reward (member 0) and cost (member 1)
+        self.critics = make_critics(obs_dim, hidden, config.critic.init)  # reward (member 0) and cost (member 1)
         self.critic_regression = CriticRegression(self.critics.module.net, config.critic)
         self.overlap_critics = overlap_critics
         self.algorithm = get_algorithm(config.algo).build(config, self.cost_limit, obs_dim, act_dim)
@@ -103,7 +103,8 @@ class SafePolicyOptimization(L.LightningModule):
         cfg, reduce = self.config, self._reduce()
         shapo = cfg.shapo
         self.gradient = SharpnessAwareGradient(self.policy.parameters(), shapo.geometry, damping=shapo.damping,
-                                               cg_iters=shapo.cg_iters, reduce=reduce)
+                                               cg_iters=shapo.cg_iters, reduce=reduce,
+                                               fallback=shapo.fallback_fraction)
         critics = critic_optimizer(self.critics.module.net, cfg, reduce)
         return [*self.algorithm.configure_optimizers(self.policy, reduce), critics]
 

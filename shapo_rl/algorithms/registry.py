@@ -34,6 +34,7 @@ from shapo_rl.algorithms.unsafe import UnsafeTRPO, UnsafeTRPOConfig
 from shapo_rl.config import ConfigError, TrainConfig
 from shapo_rl.envs import ObservationNormalizer, get_task, make_env
 from shapo_rl.lookup import lookup
+from shapo_rl.presets import PRESETS
 
 
 class UnknownAlgorithmError(ValueError):
@@ -151,10 +152,28 @@ def apply_settings(config: TrainConfig, assignments: Sequence[str] | Mapping[str
     run_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     pairs = assignments.items() if isinstance(assignments, Mapping) else map(settings.parse_setting, assignments)
     for path, value in pairs:
+        if path == "preset":
+            config = with_preset(config, value)
+            continue
         if path.split(".")[0] not in run_fields:
             path = f"algorithm.{path}"
         config = settings.with_setting(config, path, value)
     return config
+
+
+def with_preset(config: TrainConfig, name: Any) -> TrainConfig:
+    """``config`` with the settings of the preset ``name`` (:mod:`shapo_rl.presets`) where it
+    still holds the default value, and ``preset`` set to ``name``."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (presets: {', '.join(PRESETS)})")
+    # the budget is the run's own (a preset sets none of it; the defaults must form a valid config)
+    fresh = TrainConfig(config.algo, config.env, config.steps, steps_per_epoch=config.steps_per_epoch)
+    defaults = settings.setting_paths(with_algorithm_defaults(fresh))
+    current = settings.setting_paths(config)
+    for path, value in PRESETS[name].items():
+        if current[path] == defaults[path]:
+            config = settings.with_setting(config, path, value)
+    return settings.with_setting(config, "preset", name)
 
 
 def config_from_dict(data: Any) -> TrainConfig:

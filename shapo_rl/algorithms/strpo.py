@@ -103,7 +103,8 @@ def load_unsafe_policy(path: str | Path, *, env: str, obs_dim: int, act_dim: int
     hidden = [state[f"policy.mean.{i}.weight"].shape[0] for i in range(0, 2 * len(model.get("hidden_sizes", [])), 2)]
     policy = GaussianPolicy(obs_dim, act_dim, hidden)
     normalizer = (ObservationNormalizer(obs_dim, clip=config.get("obs_clip", 10.0),
-                                        std_floor=config.get("obs_std_floor", 0.0))
+                                        std_floor=config.get("obs_std_floor", 0.0),
+                                        prior_count=config.get("obs_prior_count", 0.0))
                   if config.get("normalize_obs") else None)
     try:
         policy.load_state_dict({k.removeprefix("policy."): v for k, v in state.items() if k.startswith("policy.")})

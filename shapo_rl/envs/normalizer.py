@@ -31,14 +31,17 @@ def merge_moments(count: torch.Tensor, mean: torch.Tensor, m2: torch.Tensor, n: 
 
 class ObservationNormalizer(Transform):
     """Normalise ``"observation"`` to ``clip((x - mean) / std, -clip, clip)`` with
-    ``std = max(sqrt(var + eps), std_floor)``.
+    ``std = max(sqrt(var + eps), std_floor)`` (``clip=None``: not clipped).
 
-    Defaults: clip 10, no floor. The reference library clips at 5 and floors the std at 1e-2, which
+    Defaults: clip 10, no floor, no prior. The reference library clips at 5 and floors the std at 1e-2, which
     matters for near-constant inputs (SafetyPointGoal1-v0 has lidar bins with std ~1e-3, which
     sqrt(var + eps) would blow up a thousandfold).
 
     Statistics are the exact running mean and population variance of every observation seen
-    (Chan et al.'s parallel Welford update, in float64), kept in the buffers ``count``,
+    (Chan et al.'s parallel Welford update, in float64), starting from ``prior_count``
+    pseudo-observations of mean 0 and variance 1. With ``clip=None``, ``std_floor=0`` and
+    ``prior_count=1e-4`` this is gymnasium's ``NormalizeObservation`` (its ``RunningMeanStd``
+    starts at count 1e-4, mean 0, variance 1 and divides by sqrt(var + 1e-8)). Kept in the buffers ``count``,
     ``mean`` and ``m2`` so they travel in ``state_dict``. They update while ``frozen`` is
     False; set ``frozen = True`` for evaluation.
     """
@@ -52,19 +55,23 @@ class ObservationNormalizer(Transform):
         shape: int | Sequence[int] | None = None,
         *,
         key: str = keys.OBSERVATION,
-        clip: float = 10.0,
+        clip: float | None = 10.0,
         eps: float = 1e-8,
         std_floor: float = 0.0,
+        prior_count: float = 0.0,
     ) -> None:
         super().__init__(in_keys=[key], out_keys=[key])
+        if prior_count < 0:
+            raise ValueError(f"prior_count must be >= 0, got {prior_count}")
         self.clip = clip
         self.eps = eps
         self.std_floor = std_floor
+        self.prior_count = float(prior_count)
         self.frozen = False
         size = () if shape is None else torch.Size([shape] if isinstance(shape, int) else shape)
-        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("count", torch.full((), self.prior_count, dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(size, dtype=torch.float64))
-        self.register_buffer("m2", torch.zeros(size, dtype=torch.float64))
+        self.register_buffer("m2", torch.full(size, self.prior_count, dtype=torch.float64))  # variance 1
         self._initialized = shape is not None
 
     @property
@@ -77,7 +84,7 @@ class ObservationNormalizer(Transform):
     def _lazy_init(self, shape: torch.Size) -> None:
         if not self._initialized:
             self.mean = torch.zeros(shape, dtype=torch.float64, device=self.mean.device)
-            self.m2 = torch.zeros(shape, dtype=torch.float64, device=self.m2.device)
+            self.m2 = torch.full(shape, self.prior_count, dtype=torch.float64, device=self.m2.device)
             self._initialized = True
 
     def update(self, x: torch.Tensor) -> None:
@@ -123,14 +130,15 @@ class ObservationNormalizer(Transform):
         :meth:`update`, with the same operations."""
         if x.device.type != "cpu" or x.requires_grad:
             out = (x.to(torch.float64) - self.mean) / self.std
-            return out.clamp(-self.clip, self.clip).to(torch.float32)
+            return (out if self.clip is None else out.clamp(-self.clip, self.clip)).to(torch.float32)
         count, mean, m2 = self.count.numpy(), self.mean.numpy(), self.m2.numpy()
         std = np.sqrt((m2 / count if count != 0 else np.ones_like(m2)) + self.eps)
         if self.std_floor > 0:
             std = np.maximum(std, self.std_floor)
         out = (x.numpy().astype(np.float64) - mean) / std
-        # np.minimum(np.maximum(...)) is torch's clamp (NaN kept) at a fifth of np.clip's cost
-        return torch.from_numpy(np.minimum(np.maximum(out, -self.clip), self.clip).astype(np.float32))
+        if self.clip is not None:  # np.minimum(np.maximum(...)) is torch's clamp (NaN kept) at a fifth of np.clip's cost
+            out = np.minimum(np.maximum(out, -self.clip), self.clip)
+        return torch.from_numpy(out.astype(np.float32))
 
     def denormalize(self, x: torch.Tensor) -> torch.Tensor:
         """The raw observation behind a normalised one, ``x std + mean`` (exact unless it was clipped)."""

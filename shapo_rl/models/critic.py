@@ -23,7 +23,10 @@ class _Columns(nn.Module):
         return tuple(self.net(observation).split(1, dim=-1))
 
 
-def make_critics(obs_dim: int, hidden_sizes: Sequence[int]) -> TensorDictModule:
-    """Reward and cost critics (members 0 and 1) writing ``keys.VALUE`` and ``keys.COST_VALUE``."""
-    return TensorDictModule(_Columns(StackedMLP(obs_dim, hidden_sizes, members=2)),
+def make_critics(obs_dim: int, hidden_sizes: Sequence[int], init: str = "orthogonal") -> TensorDictModule:
+    """Reward and cost critics (members 0 and 1) writing ``keys.VALUE`` and ``keys.COST_VALUE``;
+    ``init``: ``"orthogonal"`` or ``"default"`` (PyTorch's layer init)."""
+    if init not in ("orthogonal", "default"):
+        raise ValueError(f"critic init must be orthogonal or default, got {init!r}")
+    return TensorDictModule(_Columns(StackedMLP(obs_dim, hidden_sizes, members=2, orthogonal=init == "orthogonal")),
                             in_keys=[keys.OBSERVATION], out_keys=[keys.VALUE, keys.COST_VALUE])

@@ -43,12 +43,13 @@ class StackedMLP(nn.Module):
 
     ``forward(x)`` maps ``[..., in_dim]`` to ``[..., members]``, column ``i`` being member ``i``.
     Every parameter has the member index as its leading dimension (what ``SAM(members=...)``
-    relies on for per-member ascent norms); each member is initialised like :func:`mlp`.
+    relies on for per-member ascent norms); each member is initialised like :func:`mlp`
+    (``orthogonal``, or PyTorch's default layer init).
     """
 
-    def __init__(self, in_dim: int, hidden_sizes: Sequence[int], members: int):
+    def __init__(self, in_dim: int, hidden_sizes: Sequence[int], members: int, orthogonal: bool = True):
         super().__init__()
-        nets = [mlp(in_dim, 1, hidden_sizes) for _ in range(members)]
+        nets = [mlp(in_dim, 1, hidden_sizes, orthogonal=orthogonal) for _ in range(members)]
         linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
         self.weights = nn.ParameterList(
             nn.Parameter(torch.stack([layers[i].weight.detach().T for layers in linears]).contiguous())

@@ -38,6 +38,7 @@ def fisher_perturbation(
     backtrack_ratio: float = 0.8,
     max_backtracks: int = 10,
     rel_tol: float = 1e-9,
+    fallback: float = 0.0,
 ) -> tuple[Tensor, int]:
     """Loss-ascent perturbation in the KL ball of size ``radius``; returns ``(eps, j)``.
 
@@ -45,11 +46,14 @@ def fisher_perturbation(
     Lemma 4 step along +grad, so the loss gets worse: the pessimistic neighbour of Prop. 2),
     then eps = backtrack_ratio^j eps0 for the first j with ``kl_at(eps) <= radius (1 + rel_tol)``.
     The tolerance accepts a KL equal to the radius up to rounding (exactly the case of Prop. 3).
-    If no j < ``max_backtracks`` qualifies the result is zero with ``j == max_backtracks``;
-    ``radius == 0`` gives exact zeros.
+    If no j < ``max_backtracks`` qualifies the result is ``fallback * eps0`` with
+    ``j == max_backtracks``: zero by default, 0.1 eps0 (whatever its KL) in the SHAPO authors'
+    code; ``radius == 0`` gives exact zeros.
     """
     if radius < 0:
         raise ValueError(f"radius must be non-negative, got {radius}")
+    if not 0 <= fallback <= 1:
+        raise ValueError(f"fallback must lie in [0, 1], got {fallback}")
     if radius == 0:
         return torch.zeros_like(grad), 0
     eps0, _ = natural_gradient_step(grad, fvp, radius, cg_iters)
@@ -57,7 +61,7 @@ def fisher_perturbation(
         eps = backtrack_ratio**j * eps0
         if float(kl_at(eps)) <= radius * (1 + rel_tol):
             return eps, j
-    return torch.zeros_like(grad), max_backtracks
+    return (fallback * eps0 if fallback else torch.zeros_like(grad)), max_backtracks
 
 
 def euclidean_perturbation(grad: Tensor, radius: float) -> Tensor:
@@ -79,7 +83,8 @@ class PerturbationInfo:
 
     ``loss`` is L(theta), ``loss_drop`` is L(theta + eps) - L(theta) (>= 0 to first order),
     ``kl`` the mean KL(pi_theta || pi_theta+eps) actually reached (NaN when no kl_fn was given),
-    ``cosine`` is cos(g, g_shapo) and ``backtracks`` the j of :func:`fisher_perturbation`.
+    ``cosine`` is cos(g, g_shapo), ``backtracks`` the j of :func:`fisher_perturbation` and
+    ``fell_back`` whether no backtrack fitted (eps is then the fallback's).
     """
 
     norm: float
@@ -89,6 +94,7 @@ class PerturbationInfo:
     cosine: float
     radius: float
     backtracks: int
+    fell_back: bool = False
 
 
 def sharpness_aware_gradient(
@@ -101,6 +107,8 @@ def sharpness_aware_gradient(
     damping: float = 0.1,
     cg_iters: int = 15,
     reduce: Reduce | None = None,
+    fallback: float = 0.0,
+    max_backtracks: int = 10,
 ) -> tuple[Tensor, Tensor, PerturbationInfo]:
     """Return ``(g, g_shapo, info)``: grad L at theta and at the pessimistic neighbour theta + eps.
 
@@ -108,7 +116,8 @@ def sharpness_aware_gradient(
     the current parameters (the caller keeps the behaviour log-probabilities fixed, so at
     theta + eps the ratio is still taken against pi_old); ``kl_fn`` the mean KL from the policy
     at the current theta (see the module docstring), required by the Fisher geometry and also
-    used to report the KL reached by a Euclidean eps. Gradients are passed through ``reduce``.
+    used to report the KL reached by a Euclidean eps. Gradients are passed through ``reduce``;
+    ``fallback`` and ``max_backtracks`` are :func:`fisher_perturbation`'s.
     The parameters are restored bit-exactly from a saved copy; with eps = 0 (radius 0, or no
     admissible backtrack) no second evaluation happens and ``g_shapo`` equals ``g``.
     """
@@ -137,7 +146,8 @@ def sharpness_aware_gradient(
             raise ValueError("the Fisher geometry needs kl_fn")
         with torch.enable_grad():
             fvp = fisher_vector_product(kl_fn, params, damping, reduce)
-        eps, backtracks = fisher_perturbation(g, fvp, kl_at, radius, cg_iters)
+        eps, backtracks = fisher_perturbation(g, fvp, kl_at, radius, cg_iters, max_backtracks=max_backtracks,
+                                              fallback=fallback)
     elif geometry == "euclidean":
         eps, backtracks = euclidean_perturbation(g, radius), 0
     else:
@@ -165,6 +175,7 @@ def sharpness_aware_gradient(
         cosine=float(F.cosine_similarity(g, g_shapo, dim=0)),
         radius=radius,
         backtracks=backtracks,
+        fell_back=geometry == "fisher" and radius > 0 and backtracks == max_backtracks,
     )
     return g, g_shapo, info
 
@@ -192,7 +203,8 @@ class SharpnessAwareGradient:
     """
 
     def __init__(self, params: Iterable[Tensor], geometry: Geometry | Literal["none"], radius: float = 0.0, *,
-                 damping: float = 0.1, cg_iters: int = 15, reduce: Reduce | None = None) -> None:
+                 damping: float = 0.1, cg_iters: int = 15, reduce: Reduce | None = None,
+                 fallback: float = 0.0) -> None:
         if geometry not in ("none", *get_args(Geometry)):
             raise ValueError(f"geometry must be none, fisher or euclidean, got {geometry!r}")
         self.params = list(params)
@@ -200,6 +212,7 @@ class SharpnessAwareGradient:
         self.radius = radius
         self.damping = damping
         self.cg_iters = cg_iters
+        self.fallback = fallback
         self.reduce = reduce or identity_reduce
 
     @property
@@ -214,5 +227,5 @@ class SharpnessAwareGradient:
             return ObjectiveGradient(grad, float(self.reduce(loss.detach())), None)
         _, g_shapo, info = sharpness_aware_gradient(closure, self.params, geometry=self.geometry, radius=self.radius,
                                                     kl_fn=kl_fn, damping=self.damping, cg_iters=self.cg_iters,
-                                                    reduce=self.reduce)
+                                                    reduce=self.reduce, fallback=self.fallback)
         return ObjectiveGradient(g_shapo, info.loss, info)

@@ -54,7 +54,7 @@ class Run:
 
 
 _SHAPO_DEFAULTS = {"geometry": "none", "schedule": "constant", "critic_sam": False, "critic_sam_on": "both"}
-_SOLVE_DEFAULTS = {"cg_iters": 15, "damping": 0.1}  # the perturbation's CG solve; named only when changed
+_SOLVE_DEFAULTS = {"cg_iters": 15, "damping": 0.1, "fallback": "zero"}  # the perturbation's solve; named only when changed
 
 
 def variant_settings(config: dict) -> dict:
