@@ -112,7 +112,9 @@ def show(name: Name, scale: ScaleOption = ScaleName.paper, steps: StepsOption = 
     posts = ", ".join(type(step).__name__.lower() for step in recipe.post)
     cpu, wall = grid_seconds((run.config for run in plan), jobs)
     steps_total = sum(run.config.steps for run in plan)
-    typer.echo(f"scale {chosen.name}: {len(plan)} runs of {chosen.steps:,} env steps ({steps_total:,} in all), "
+    budgets = sorted({run.config.steps for run in plan}) or [chosen.steps]
+    budget = f"{budgets[0]:,}" + (f" to {budgets[-1]:,}" if len(budgets) > 1 else "")
+    typer.echo(f"scale {chosen.name}: {len(plan)} runs of {budget} env steps ({steps_total:,} in all), "
                f"seeds {', '.join(map(str, chosen.seeds))}" + (f"; then {posts}" if posts else ""))
     typer.echo(f"estimated time: {_duration(cpu)} of CPU, {_duration(wall)} at {jobs} runs at a time "
                "(measured 2-core speeds, shapo_rl/launch/throughput.py)")

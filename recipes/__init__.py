@@ -16,7 +16,7 @@ MODULES = (
     "toy", "baselines", "shapo_main", "pidlag_lambda_init", "cost_tails", "fisher_vs_euclidean", "actor_vs_critic",
     "pessimism_schedule", "sensitivity", "runtime", "unconstrained_ppo", "gradient_geometry",
     "strpo_main", "strpo_delta", "strpo_unsafe_algo", "strpo_lambda2", "strpo_components", "strpo_robustness",
-    "evidence_shapo", "evidence_strpo",
+    "evidence_shapo", "evidence_strpo", "shapo_authors",
 )
 
 

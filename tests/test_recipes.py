@@ -237,3 +237,38 @@ def test_restricted_keeps_the_runs_of_those_tasks_and_algorithms_and_refuses_oth
         recipe.restricted(tasks=("Hopper-v4",))
     with pytest.raises(ConfigError, match="recipe strpo-main has no algorithm ppo "):
         recipe.restricted(algos=("trpo-lag", "ppo"))
+
+
+def test_shapo_authors_bench_grid(tmp_path):
+    """PID-Lag at the authors' preset (limit 10): vanilla and actor-only SHAPO 1e-5 on PointGoal1 for
+    10M steps, SHAPO + critic SAM 0.05 there for 2M, the three arms on Walker2d-v4 for 3M; 5 seeds."""
+    recipe = recipes()["shapo-authors"][0]
+    plan = recipe.plan(recipe.scale("bench"), tmp_path)
+    cells = {(r.config.env, r.config.variant, r.config.shapo.geometry, r.config.shapo.critic_sam, r.config.steps)
+             for r in plan}
+    assert cells == {
+        ("SafetyPointGoal1-v0", "vanilla", "none", False, 10_000_000),
+        ("SafetyPointGoal1-v0", "shapo", "fisher", False, 10_000_000),
+        ("SafetyPointGoal1-v0", "shapo-sam", "fisher", True, 2_000_000),
+        ("Walker2d-v4", "vanilla", "none", False, 3_000_000),
+        ("Walker2d-v4", "shapo", "fisher", False, 3_000_000),
+        ("Walker2d-v4", "shapo-sam", "fisher", True, 3_000_000),
+    }
+    assert len(plan) == 30 and {r.config.seed for r in plan} == {0, 1, 2, 3, 4}
+    assert {(r.config.preset, r.config.cost_limit, r.config.obs_clip, r.config.shapo.radius, r.config.shapo.fallback,
+             r.config.shapo.cg_iters, r.config.critic.init, r.config.algo) for r in plan} == {
+        ("shapo-authors", 10.0, None, 1e-5, "tenth", 10, "default", "trpo-pid")}
+    assert {r.config.shapo.critic_sam_rho for r in plan if r.config.shapo.critic_sam} == {0.05}
+    paper = recipe.plan(recipe.scale("paper"), tmp_path)
+    assert {r.config.steps for r in paper} == {10_000_000}  # the budgets are the bench scale's only
+    overridden = recipe.plan(recipe.scale("bench", steps=40_000), tmp_path)
+    assert {r.config.steps for r in overridden} == {40_000}
+
+
+def test_a_grid_budget_must_be_whole_epochs(tmp_path):
+    from shapo_rl.launch.recipe import Grid, Recipe, Scale
+
+    scale = Scale("bench", steps=4000, steps_per_epoch=1000, seeds=(0,))
+    recipe = Recipe("r", paper=scale, bench=scale, grids=(Grid("g", ("trpo",), ("ToyCMDP-v0",), budgets=(("bench", 2500),)),))
+    with pytest.raises(ConfigError, match="not a whole number of its 1000-step epochs"):
+        recipe.plan(recipe.scale("bench"), tmp_path)

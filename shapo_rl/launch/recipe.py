@@ -43,7 +43,10 @@ class Needs:
 
 @dataclass(frozen=True)
 class Grid:
-    """Every algorithm on every task with every variant; ``settings`` apply to all of them."""
+    """Every algorithm on every task with every variant; ``settings`` apply to all of them.
+    ``budgets``: (scale name, env steps) pairs where this grid's runs take another budget than
+    the scale's (a shorter arm beside 10M-step ones); a scale whose budget was overridden
+    (``--steps``) or that is not named keeps its own."""
 
     name: str
     algos: tuple[str, ...]
@@ -51,6 +54,15 @@ class Grid:
     variants: tuple[Variant, ...] = (Variant(""),)
     settings: tuple[str, ...] = ()
     needs: Needs | None = None
+    budgets: tuple[tuple[str, int], ...] = ()
+
+    def steps(self, scale: Scale) -> int:
+        """The env steps of this grid's runs at ``scale`` (a whole number of its epochs)."""
+        steps = dict(self.budgets).get(scale.name, scale.steps)
+        if steps < scale.steps_per_epoch or steps % scale.steps_per_epoch:
+            raise ConfigError(f"grid {self.name}: a budget of {steps} steps at scale {scale.name} is not a whole "
+                              f"number of its {scale.steps_per_epoch}-step epochs")
+        return steps
 
 
 @dataclass(frozen=True)
@@ -181,6 +193,7 @@ class Recipe:
         cells: list[tuple[tuple, PlannedRun]] = []  # ((grid, algo, task, seed), run) for Needs
         for grid in self.grids:
             post = tuple(step.command(scale) for step in self.post if not step.grids or grid.name in step.grids)
+            steps = grid.steps(scale)
             for algo, task, variant, seed in itertools.product(grid.algos, grid.tasks, grid.variants, scale.seeds):
                 name = ".".join(filter(None, (task, algo, variant.name, f"seed{seed}")))
                 settings = [*grid.settings, *variant.settings, *([f"variant={variant.name}"] if variant.name else [])]
@@ -189,13 +202,12 @@ class Recipe:
                     upstream = _needed(cells, grid, task, seed)
                     settings.append(f"{grid.needs.setting}={upstream.spec.run_dir}")
                     needs = (upstream.spec.run_dir,)
-                base = TrainConfig(algo=algo, env=task, steps=scale.steps, steps_per_epoch=scale.steps_per_epoch,
-                                   seed=seed)
+                base = TrainConfig(algo=algo, env=task, steps=steps, steps_per_epoch=scale.steps_per_epoch, seed=seed)
                 try:
                     config = resolve(apply_settings(base, settings))
                 except ValueError as err:  # ConfigError and the registries' unknown-name errors
                     raise ConfigError(f"recipe {self.name}, run {name}: {err}") from None
-                args = ("--algo", algo, "--env", task, "--steps", str(scale.steps),
+                args = ("--algo", algo, "--env", task, "--steps", str(steps),
                         "--steps-per-epoch", str(scale.steps_per_epoch), "--seed", str(seed),
                         *(arg for setting in settings for arg in ("--set", setting)))
                 run = PlannedRun(RunSpec(name, out / "runs" / name, out / "logs", args, needs, post), config, grid.name)
