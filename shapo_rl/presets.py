@@ -7,11 +7,16 @@ resolved value; reading a config back never re-applies it.
 
 ``shapo-authors``: the SHAPO authors' published code (a SafePO fork) for PID-Lag on
 Safety-Gymnasium and MuJoCo tasks, where it differs from this library's defaults:
-cost limit 10 (their README's commands); gymnasium's ``NormalizeObservation`` (no clip, no std floor, statistics starting at count 1e-4 with mean 0
+gymnasium's ``NormalizeObservation`` (no clip, no std floor, statistics starting at count 1e-4 with mean 0
 and variance 1, sqrt(var + 1e-8)); 10 CG iterations for the perturbation's natural gradient;
 0.1 eps0 when no backtrack of the perturbation fits the KL ball; PyTorch's default layer init
 for the critics. SHAPO itself (``shapo.geometry=fisher``, radius 1e-5) and critic SAM stay
 switches: their README runs the actor's perturbation without critic SAM.
+
+The cost limit is the task's, not the preset's: their README's commands give ``--cost-limit 10``
+on SafetyPointGoal1-v0 (``--cost-limit 10``), but an episode of a falls-as-cost task costs 0 or 1,
+where a limit of 10 never binds; the paper's MuJoCo runs count any fall as a violation, which
+is the falls tasks' own limit here (0.1).
 
 Their rollout layout, 5 envs of 4,000 steps per 20,000-step epoch, is left to ``num_envs``
 (``--set num_envs=5``): on 1,000-step tasks without early termination (SafetyPointGoal1-v0,
@@ -27,7 +32,6 @@ from typing import Any
 
 PRESETS: dict[str, dict[str, Any]] = {
     "shapo-authors": {
-        "cost_limit": 10.0,
         "obs_clip": None,
         "obs_std_floor": 0.0,
         "obs_prior_count": 1e-4,

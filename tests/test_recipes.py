@@ -240,7 +240,7 @@ def test_restricted_keeps_the_runs_of_those_tasks_and_algorithms_and_refuses_oth
 
 
 def test_shapo_authors_bench_grid(tmp_path):
-    """PID-Lag at the authors' preset (limit 10): vanilla and actor-only SHAPO 1e-5 on PointGoal1 for
+    """PID-Lag at the authors' preset (PointGoal1 at limit 10, Walker2d at its falls limit): vanilla and actor-only SHAPO 1e-5 on PointGoal1 for
     10M steps, SHAPO + critic SAM 0.05 there for 2M, the three arms on Walker2d-v4 for 3M; 5 seeds."""
     recipe = recipes()["shapo-authors"][0]
     plan = recipe.plan(recipe.scale("bench"), tmp_path)
@@ -255,9 +255,10 @@ def test_shapo_authors_bench_grid(tmp_path):
         ("Walker2d-v4", "shapo-sam", "fisher", True, 3_000_000),
     }
     assert len(plan) == 30 and {r.config.seed for r in plan} == {0, 1, 2, 3, 4}
-    assert {(r.config.preset, r.config.cost_limit, r.config.obs_clip, r.config.shapo.radius, r.config.shapo.fallback,
+    assert {(r.config.preset, r.config.obs_clip, r.config.shapo.radius, r.config.shapo.fallback,
              r.config.shapo.cg_iters, r.config.critic.init, r.config.algo) for r in plan} == {
-        ("shapo-authors", 10.0, None, 1e-5, "tenth", 10, "default", "trpo-pid")}
+        ("shapo-authors", None, 1e-5, "tenth", 10, "default", "trpo-pid")}
+    assert {(r.config.env, r.config.cost_limit) for r in plan} == {("SafetyPointGoal1-v0", 10.0), ("Walker2d-v4", 0.1)}
     assert {r.config.shapo.critic_sam_rho for r in plan if r.config.shapo.critic_sam} == {0.05}
     paper = recipe.plan(recipe.scale("paper"), tmp_path)
     assert {r.config.steps for r in paper} == {10_000_000}  # the budgets are the bench scale's only

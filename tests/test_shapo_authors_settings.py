@@ -190,7 +190,7 @@ def test_the_preset_reaches_config_yaml_and_the_run(tmp_path):
     assert code == 0, output
     assert config["preset"] == "shapo-authors"
     assert (config["cost_limit"], config["obs_clip"], config["obs_std_floor"], config["obs_prior_count"]) == (
-        10.0, None, 0.0, 1e-4)
+        20.0, None, 0.0, 1e-4)  # ToyCMDP-v0's own limit
     assert (config["shapo"]["cg_iters"], config["shapo"]["fallback"], config["shapo"]["geometry"],
             config["shapo"]["critic_sam"]) == (10, "tenth", "fisher", False)
     assert config["critic"]["init"] == "default"
@@ -201,13 +201,13 @@ def test_the_preset_reaches_config_yaml_and_the_run(tmp_path):
     with (tmp_path / "run" / "metrics.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert all(0 <= float(r["shapo_fallback"]) <= 1 and float(r["shapo_backtracks"]) >= 0 for r in rows)
-    assert len(PRESETS["shapo-authors"]) == 7  # every key above
+    assert len(PRESETS["shapo-authors"]) == 6  # every key above
 
 
 def test_explicit_settings_before_or_after_the_preset_win(tmp_path):
-    config = apply_settings(TrainConfig("trpo-pid", "ToyCMDP-v0", 400, steps_per_epoch=200, cost_limit=25.0),
+    config = apply_settings(TrainConfig("trpo-pid", "ToyCMDP-v0", 400, steps_per_epoch=200),
                             ["obs_std_floor=0.05", "preset=shapo-authors", "shapo.cg_iters=12"])
-    assert (config.cost_limit, config.obs_std_floor, config.shapo.cg_iters) == (25.0, 0.05, 12)
+    assert (config.obs_std_floor, config.shapo.cg_iters) == (0.05, 12)
     assert (config.obs_clip, config.shapo.fallback, config.critic.init) == (None, "tenth", "default")
     plain = apply_settings(TrainConfig("trpo-pid", "ToyCMDP-v0", 400, steps_per_epoch=200), [])
     assert (plain.preset, plain.obs_clip, plain.obs_prior_count, plain.shapo.fallback, plain.critic.init) == (

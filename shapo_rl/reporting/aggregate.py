@@ -19,15 +19,18 @@ def _mean_sem(values) -> tuple[float, float]:
     return (float(values.mean()), standard_error(values)) if values.size else (float("nan"), float("nan"))
 
 
-def learning_curve(group: Group) -> pd.DataFrame:
-    """Per env step present in every seed: mean and standard error over seeds of the epoch's
-    episodic return and cost (columns ``env_steps``, ``return_mean``, ``return_sem``, ...)."""
-    frames = [run.metrics.set_index("env_steps")[["ep_return", "ep_cost"]] for run in group.runs]
+def learning_curve(group: Group, columns: tuple[tuple[str, str], ...] = (("ep_return", "return"),
+                                                                       ("ep_cost", "cost"))) -> pd.DataFrame:
+    """Per env step present in every seed: mean and standard error over seeds of each metrics
+    column (``(column, name)`` pairs; by default the epoch's episodic return and cost), as
+    columns ``env_steps``, ``{name}_mean``, ``{name}_sem``. A column some seed lacks is left out."""
+    columns = tuple((c, n) for c, n in columns if all(c in run.metrics for run in group.runs))
+    frames = [run.metrics.set_index("env_steps")[[c for c, _ in columns]] for run in group.runs]
     steps = sorted(set.intersection(*(set(f.index) for f in frames)))
     rows = []
     for step in steps:
         row = {"env_steps": step}
-        for column, name in (("ep_return", "return"), ("ep_cost", "cost")):
+        for column, name in columns:
             row[f"{name}_mean"], row[f"{name}_sem"] = _mean_sem([f.loc[step, column] for f in frames])
         rows.append(row)
     return pd.DataFrame(rows)

@@ -61,6 +61,27 @@ def learning_curves(curves: dict[str, pd.DataFrame], cost_limit: float, title: s
     return fig
 
 
+def metric_curves(curves: dict[str, pd.DataFrame], panels: tuple[tuple[str, str, str], ...], title: str) -> Figure:
+    """One panel per ``(name, y label, y scale)``: each group's ``{name}_mean`` against env steps
+    with its standard-error band, where the group has that curve."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for (label, curve), color in zip(curves.items(), _colors(len(curves))):
+        for ax, (name, _, _) in zip(axes[0], panels):
+            if f"{name}_mean" in curve:
+                mean, sem = curve[f"{name}_mean"], curve[f"{name}_sem"]
+                ax.plot(curve["env_steps"], mean, color=color, label=label)
+                ax.fill_between(curve["env_steps"], mean - sem, mean + sem, color=color, alpha=0.2)
+    for ax, (_, ylabel, yscale) in zip(axes[0], panels):
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(ylabel)
+        ax.set_yscale(yscale)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def ellipse(row: dict | pd.Series, x: str, y: str, **style) -> Ellipse:
     """The standard-error ellipse of one group: centre (x mean, y mean), radii (x sem, y sem)."""
     return Ellipse((row[f"{x}_mean"], row[f"{y}_mean"]), width=2 * row[f"{x}_sem"], height=2 * row[f"{y}_sem"],

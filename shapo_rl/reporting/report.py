@@ -150,6 +150,12 @@ def _differences(page: _Page, groups: list[Group], against: str | None) -> None:
     page.text(_markdown(table))
 
 
+DIAGNOSTIC_CURVES = (("lagrange_multiplier", "multiplier"), ("shapo_cosine", "cosine"), ("shapo_kl", "kl"),
+                     ("shapo_fallback", "fallback"))
+DIAGNOSTIC_PANELS = (("multiplier", "Lagrange multiplier", "linear"), ("cosine", "cos(g, g_shapo)", "linear"),
+                     ("kl", "perturbation KL reached", "log"), ("fallback", "perturbation fallbacks", "linear"))
+
+
 def _diagnostics(page: _Page, groups: list[Group]) -> None:
     """Per group, over seeds: the last Lagrange multiplier, the largest KL of an epoch, the share
     of accepted trust-region steps and SHAPO's cos(g, g_shapo), where the runs log them."""
@@ -165,12 +171,22 @@ def _diagnostics(page: _Page, groups: list[Group]) -> None:
         for column in ("shapo_cosine", "shapo_cost_cosine"):
             if column in metrics and metrics[column].notna().any():
                 row[f"{column} mean"], row[f"{column} min"] = float(metrics[column].mean()), float(metrics[column].min())
+        for column, name in (("shapo_kl", "perturbation KL mean"), ("shapo_fallback", "perturbation fallbacks")):
+            if column in metrics and metrics[column].notna().any():
+                row[name] = float(metrics[column].mean())
         rows.append(row)
     table = pd.DataFrame(rows)
     table.to_csv(page.out / "diagnostics.csv", index=False)
     page.text("## Diagnostics", "Over all epochs of all seeds, unless marked last: what to look at before trusting "
-              "a curve (a multiplier stuck at a bound, a KL above the trust region, SHAPO's gradient cosine).",
+              "a curve (a multiplier stuck at a bound, a KL above the trust region, SHAPO's gradient cosine, "
+              "the KL its perturbation reached, the share of perturbations where no backtrack fitted its KL ball).",
               "", _markdown(table))
+    for task, members in _by_task(groups).items():
+        curves = {g.label: aggregate.learning_curve(g, DIAGNOSTIC_CURVES) for g in members}
+        if any("cosine_mean" in curve for curve in curves.values()):
+            page.figure(figures.metric_curves(curves, DIAGNOSTIC_PANELS, task), f"diagnostics_{task}",
+                        f"{task}: the multiplier and SHAPO's diagnostics per epoch, mean and standard error over "
+                        "seeds (cos(g, g_shapo); the KL of the perturbation reached; the share of its fallbacks)")
 
 
 def _aggregates(page: _Page, groups: list[Group]) -> None:
