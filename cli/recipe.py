@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import threading
 from enum import Enum
 from pathlib import Path
@@ -139,14 +140,15 @@ def run(
     gpus: Annotated[int, typer.Option(min=0, help="slurm: GPUs per job.")] = 0,
     max_parallel: Annotated[int, typer.Option(min=1, help="slurm: array tasks running at once.")] = 64,
     results: Annotated[Optional[Path], typer.Option(
-        help="Skip the runs already exported, done, to RESULTS/NAME/runs (`recipe export`): a grid "
-             "continued on another machine.")] = None,
+        help="Skip the runs already exported, done, to RESULTS/NAME/runs (`recipe export`), and continue "
+             "those exported unfinished to RESULTS/NAME/unfinished: a grid continued on another machine.")] = None,
 ) -> None:
     """Train what is not finished (resuming interrupted runs, skipping finished ones), then
     post-process; exit code 1 when a run failed (see `recipe status`)."""
     from shapo_rl.launch.engines import LocalEngine, SlurmEngine
     from shapo_rl.launch.job import done
     from shapo_rl.launch.recipe import check_reuse
+    from shapo_rl.launch.results import continue_unfinished
 
     recipe, chosen, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
     if results is not None:
@@ -156,6 +158,10 @@ def run(
         if plan and not left:
             return
         plan = left
+        unfinished = results / recipe.name / "unfinished"
+        continued = [p.spec.name for p in plan if continue_unfinished(unfinished / p.spec.name, p.spec.run_dir)]
+        if continued:
+            typer.echo(f"continuing {len(continued)} runs from {unfinished}: {', '.join(continued)}")
     check_reuse(plan)
     if not plan:
         typer.echo(f"{recipe.name} trains nothing; `shapo-rl recipe report {recipe.name}` draws its figures")
@@ -199,21 +205,30 @@ def status(name: Name, scale: ScaleOption = ScaleName.smoke, steps: StepsOption 
 def export(name: Name, scale: ScaleOption = ScaleName.bench, steps: StepsOption = None, seeds: SeedsOption = None,
            tasks: TasksOption = None, algorithms: AlgosOption = None, out: OutOption = Path("runs/recipes"),
            to: Annotated[Path, typer.Option(help="Folder of the committed evidence; runs go to TO/NAME/runs.")]
-           = Path("results")) -> None:
+           = Path("results"),
+           unfinished: Annotated[bool, typer.Option(
+               help="Also copy each interrupted run's config, metrics and last checkpoint to TO/NAME/unfinished/<run>, "
+                    "for `recipe run --results TO` to continue elsewhere.")] = False) -> None:
     """Copy each done run's config, metrics, evaluation and attack CSVs (no checkpoints) to
-    TO/NAME/runs/<run>, paths in configs made relative; runs not done yet are named and skipped."""
+    TO/NAME/runs/<run>, paths in configs made relative (and its unfinished copy removed); runs
+    not done yet are named and skipped, or with --unfinished exported to continue."""
     from shapo_rl.launch.job import done
-    from shapo_rl.launch.results import export_run
+    from shapo_rl.launch.results import export_run, export_unfinished
 
     recipe, _, folder, plan = _plan(name, scale, steps, seeds, out, tasks, algorithms)
-    missing = []
+    missing, kept = [], []
     for spec in (planned.spec for planned in plan):
+        parked = to / recipe.name / "unfinished" / spec.name
         if done(spec):
             export_run(spec.run_dir, to / recipe.name / "runs" / spec.name)
+            shutil.rmtree(parked, ignore_errors=True)
         else:
             missing.append(spec.name)
+            if unfinished and export_unfinished(spec.run_dir, parked):
+                kept.append(spec.name)
     typer.echo(f"exported {len(plan) - len(missing)} of {len(plan)} runs to {to / recipe.name / 'runs'}"
-               + (f"; not done yet: {', '.join(missing)}" if missing else ""))
+               + (f"; not done yet: {', '.join(missing)}" if missing else "")
+               + (f"; to continue: {len(kept)} in {to / recipe.name / 'unfinished'}" if kept else ""))
 
 
 @recipe_app.command("report")

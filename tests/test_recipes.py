@@ -197,6 +197,37 @@ def test_exported_runs_are_skipped_elsewhere_and_reported_from_their_csvs(toy_pl
     assert "vanilla" in (results / "toy" / "report" / "differences.csv").read_text()
 
 
+def test_an_exported_unfinished_run_continues_elsewhere_exactly(toy_plan, tmp_path):
+    """`recipe export --unfinished` parks an interrupted run's config, metrics and last checkpoint;
+    `recipe run --results` on another machine resumes it from there to the uninterrupted metrics,
+    and exporting it done removes the parked copy."""
+    out, plan, reference = toy_plan
+    local, results, elsewhere = tmp_path / "local", tmp_path / "results", tmp_path / "elsewhere"
+    shapo = next(run.spec for run in plan if run.config.variant == "shapo")
+    sized = ("--scale", "smoke", "--steps", str(STEPS))
+    engine = _shapo_rl("recipe", "run", "toy", *sized, "--jobs", "1", "--out", str(local), start_new_session=True)
+    partial = local / SCALE / "runs"
+    _wait_for(lambda: any((d / "checkpoints" / "last.ckpt").is_file() and not finished(d)
+                          for d in partial.glob("*.shapo.*")) if partial.is_dir() else False)
+    os.killpg(engine.pid, signal.SIGKILL)
+    engine.wait()
+    runner = CliRunner()
+    parked = runner.invoke(app, ["recipe", "export", "toy", *sized, "--out", str(local), "--to", str(results),
+                                 "--unfinished"])
+    assert parked.exit_code == 0 and "to continue: " in parked.output, parked.output
+    kept = results / "toy" / "unfinished" / shapo.name
+    assert sorted(str(p.relative_to(kept)) for p in kept.rglob("*") if p.is_file()) == [
+        "checkpoints/last.ckpt", "config.yaml", "metrics.csv"]
+    continued = _shapo_rl("recipe", "run", "toy", *sized, "--jobs", "1", "--out", str(elsewhere),
+                          "--results", str(results))
+    output = continued.communicate()[0]
+    assert continued.returncode == 0 and f"continuing 1 runs from {results / 'toy' / 'unfinished'}" in output, output
+    assert _metrics(elsewhere / SCALE / "runs" / shapo.name) == reference
+    assert "$ shapo-rl train --resume" in (elsewhere / SCALE / "logs" / f"{shapo.name}.log").read_text()
+    done_now = runner.invoke(app, ["recipe", "export", "toy", *sized, "--out", str(elsewhere), "--to", str(results)])
+    assert done_now.exit_code == 0 and not kept.exists(), done_now.output
+
+
 def test_slurm_engine_submits_a_throttled_array_and_requeues_on_usr2(toy_plan):
     out, plan, reference = toy_plan
     slurm, fake = out / "slurm", out / "fake-slurm-state"
