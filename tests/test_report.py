@@ -49,7 +49,7 @@ def test_report_draws_every_figure_and_links_it(study):
     root, _ = study
     report = root / "report"
     text = (report / "report.md").read_text()
-    names = ["profile_return"] + [f"{kind}_{task}" for kind in ("learning", "pareto", "costs", "attack")
+    names = ["profile_return"] + [f"{kind}_{task}" for kind in ("learning", "pareto", "costs", "attack", "diagnostics")
                                   for task in TASKS]
     for name in names:
         for suffix in (".png", ".pdf"):
@@ -82,6 +82,12 @@ def test_shapo_runs_are_compared_with_their_vanilla_seeds(study):
     shapo = diagnostics[diagnostics["group"].str.contains("shapo")]
     assert len(shapo) == 2 and (shapo["shapo_cosine mean"].between(0.9, 1.0)).all()
     assert diagnostics[~diagnostics["group"].str.contains("shapo")]["shapo_cosine mean"].isna().all()
+    for task in TASKS:  # the fallback share and mean KL: the mean over every epoch of every SHAPO seed
+        epochs = pd.concat([pd.read_csv(run / "metrics.csv") for run in runs if run.name.startswith(f"{task}-shapo-")])
+        row = shapo[shapo["group"].str.startswith(task)].iloc[0]
+        assert row["perturbation fallbacks"] == pytest.approx(epochs["shapo_fallback"].mean(), rel=1e-12)
+        assert row["perturbation KL mean"] == pytest.approx(epochs["shapo_kl"].mean(), rel=1e-12)
+        assert 0 < row["perturbation KL mean"] <= 1e-5 * (1 + 1e-6)  # within the radius (no fallback at 1e-5 here)
 
 
 def _independent_pareto(runs: list[Path]) -> dict:
