@@ -12,7 +12,7 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from shapo_rl.algorithms.losses import clipped_surrogate_loss, mean_kl, surrogate_loss
+from shapo_rl.algorithms.losses import AnchoredKL, clipped_surrogate_loss, mean_kl, surrogate_loss
 from shapo_rl.algorithms.protocol import UpdateBatch, UpdateContext
 from shapo_rl.config import ClipConfig, MinibatchConfig, TrustRegionConfig
 from shapo_rl.models import GaussianPolicy
@@ -36,8 +36,7 @@ def surrogate(policy: GaussianPolicy, batch: UpdateBatch, advantage: Tensor) -> 
 
 def kl_to_behaviour(context: UpdateContext, batch: UpdateBatch) -> Callable[[], Tensor]:
     """kl_fn: mean KL(pi_old || pi_theta) over the batch, differentiable in theta."""
-    return partial(mean_kl, context.policy, batch.obs, batch.old_loc, batch.old_scale,
-                   reduction=context.kl_reduction)
+    return AnchoredKL(context.policy, batch.obs, batch.old_loc, batch.old_scale, reduction=context.kl_reduction)
 
 
 def perturbation_metrics(infos: list[PerturbationInfo | None], prefix: str = "shapo") -> dict[str, float]:
@@ -144,8 +143,8 @@ def minibatch_epochs(context: UpdateContext, batch: UpdateBatch, minibatch_loss:
                 obs = batch.obs[index]
                 with torch.no_grad():
                     anchor = policy(obs)
-                gradient = context.gradient.step(closure, partial(mean_kl, policy, obs, *anchor,
-                                                                  reduction=context.kl_reduction))
+                gradient = context.gradient.step(closure, AnchoredKL(policy, obs, *anchor,
+                                                                     reduction=context.kl_reduction))
                 set_flat_grads(params, gradient.grad)
                 optimizer.step()
                 perturbations.append(gradient.perturbation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -9,6 +11,7 @@ from torch import Tensor
 from torch.distributions import Independent, Normal, kl_divergence
 
 from shapo_rl.models import GaussianPolicy
+from shapo_rl.optim.gaussian_fisher import gaussian_fisher_vector_product
 
 
 def importance_ratio(policy: GaussianPolicy, obs: Tensor, actions: Tensor, old_log_prob: Tensor) -> Tensor:
@@ -49,3 +52,26 @@ def mean_kl(policy: GaussianPolicy, obs: Tensor, old_loc: Tensor, old_scale: Ten
     if reduction == "mean":
         kl = kl / old_loc.shape[-1]
     return kl.mean()
+
+
+@dataclass(frozen=True)
+class AnchoredKL:
+    """A kl_fn: :func:`mean_kl` from the anchor ``N(old_loc, old_scale)`` (the policy at the
+    current parameters: pi_old in TRPO, the minibatch's start in PPO) to the policy, with its
+    Fisher-vector product in closed form (:mod:`shapo_rl.optim.gaussian_fisher`), which is the
+    KL's Hessian at the anchor, where every Fisher-vector product here is taken."""
+
+    policy: GaussianPolicy
+    obs: Tensor
+    old_loc: Tensor
+    old_scale: Tensor
+    reduction: Literal["sum", "mean"] = "sum"
+
+    def __call__(self) -> Tensor:
+        return mean_kl(self.policy, self.obs, self.old_loc, self.old_scale, self.reduction)
+
+    def fisher_product(self, params: Sequence[Tensor]) -> Callable[[Tensor], Tensor] | None:
+        """``v -> F v`` without the damping and the reduction; None where the policy's mean is not
+        a tanh MLP or ``params`` are not all of the policy's parameters."""
+        return gaussian_fisher_vector_product(self.policy.mean, self.policy.log_std, params, self.obs,
+                                              self.old_scale, self.reduction)
