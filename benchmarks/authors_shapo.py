@@ -364,7 +364,7 @@ def report(runs: list[Run], out: Path, args: argparse.Namespace) -> None:
              f"{', '.join(map(str, args.seeds))}, cost limit 10; SHAPO arm: Fisher perturbation, KL radius "
              f"{args.shapo_radius:g}, critic SAM off. Final = last epoch's episodes; mean ± std over seeds; cosine = "
              "cos(g, g_shapo), mean over all epochs and seeds; fallback = share of updates whose perturbation took "
-             "the 0.1 step.", "",
+             "the 0.1 step. Minutes: wall time of each run's process.", *([args.note] if args.note else []), "",
              "| arm | code | final return | final cost | final multiplier | mean cos(g, g_shapo) | mean KL reached | "
              "fallback | minutes per run |", "|---|---|---|---|---|---|---|---|---|"]
     pm = lambda s: f"{s.mean():.2f} ± {s.std(ddof=1) if len(s) > 1 else 0:.2f}"  # noqa: E731
@@ -445,6 +445,7 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("--shapo-radius", type=float, default=1e-5)
     c.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     c.add_argument("--codes", nargs="+", choices=CODES, default=list(CODES))
+    c.add_argument("--note", default="", help="a paragraph for summary.md (e.g. the machine's conditions)")
     c.add_argument("--out", required=True, help="directory for epochs.csv, summary.md, curves.png")
     c.add_argument("--runs", help="directory of the runs (default: OUT/runs); finished runs there are not rerun")
     args = parser.parse_args(argv)
