@@ -21,7 +21,7 @@ cos(g, g_shapo) between the gradient at theta and the one they return (their
 fraction (0.8^j, or 0.1 when no backtrack fits: ``fallback``) and the KL it reached.
 
 ``compare`` (shapo-rl's own Python) runs both arms of both codes for each seed, ours as
-``shapo-rl train --algo trpo-pid --set preset=shapo-authors [--shapo fisher --shapo-radius 1e-5]``,
+``shapo-rl train --algo trpo-pid --cost-limit 10 --set preset=shapo-authors [--shapo fisher --shapo-radius 1e-5]``,
 and writes ``epochs.csv``, ``summary.md`` and ``curves.png`` to ``--out``; finished runs under
 ``--runs`` (default ``--out``/runs) are kept, not rerun::
 
@@ -285,8 +285,8 @@ def run_command(run: Run, args: argparse.Namespace, directory: Path) -> list[str
         command = [args.authors_python, str(Path(__file__).resolve()), "drive", "--repo", args.authors_repo,
                    "--task", args.task, *common, "--threads", "1", "--out", str(directory)]
         return command + (["--shapo", "--perturbation-kl", str(args.shapo_radius)] if run.arm == "shapo" else [])
-    command = [args.shapo_rl, "train", "--algo", "trpo-pid", "--env", args.task, *common, "--set", "preset=shapo-authors",
-               "--threads", "1", "--out", str(directory), "--force", "--no-progress"]
+    command = [args.shapo_rl, "train", "--algo", "trpo-pid", "--env", args.task, *common, "--cost-limit", "10",
+               "--set", "preset=shapo-authors", "--threads", "1", "--out", str(directory), "--force", "--no-progress"]
     return command + (["--shapo", "fisher", "--shapo-radius", str(args.shapo_radius)] if run.arm == "shapo" else [])
 
 
