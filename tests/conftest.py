@@ -18,3 +18,11 @@ def unsafe_run(tmp_path_factory):
 def needs(request):
     """``needs(algo)``: the settings an algorithm cannot run without in a test (strpo's unsafe policy)."""
     return lambda algo: {"unsafe_policy": str(request.getfixturevalue("unsafe_run"))} if algo == "strpo" else {}
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core this process may use (a container's CPU quota included),
+    not per core its host has."""
+    from shapo_rl.envs.workers import available_cores
+
+    return available_cores()

@@ -38,6 +38,7 @@ def test_closed_form_products_are_autograds_double_backward(hidden, reduction):
     for i in range(4):
         v = torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
         a, b = ours(v), theirs(v)
+        assert not a.requires_grad  # no graph is built across CG's products
         assert (a - b).norm() <= 1e-10 * b.norm(), float((a - b).norm() / b.norm())
     # F is positive semi-definite and its log-std block is 2 sigma_old^2 / sigma^2 / R = 2 / R here
     e = torch.zeros(dim, dtype=torch.float64)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import traceback
+from pathlib import Path
 
 from shapo_rl.envs.batched import make_slice
 from shapo_rl.envs.tasks import TaskSpec
@@ -72,8 +74,29 @@ class RemoteSlice:
         self.conn.close()
 
 
-def available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def cgroup_cpu_limit(root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota of this process's control group in cores (a container's ``--cpus``), None
+    when there is none: cgroup v2's ``cpu.max`` ("quota period" or "max period"), else v1's
+    ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (quota -1 for none). Unreadable files count as none."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return quota / period if quota > 0 and period > 0 else None
+    except (OSError, ValueError):
+        return None
+
+
+def available_cores(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may run on: its CPU affinity, capped by its control group's quota
+    (rounded up, at least 1), since a container may see every core of its host but run on two."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    limit = cgroup_cpu_limit(cgroup_root)
+    return cores if limit is None else max(1, min(cores, math.ceil(limit)))
 
 
 def default_workers(num_envs: int, processes: int = 1) -> int:

@@ -62,6 +62,7 @@ def gaussian_fisher_vector_product(
     m_mu = inv_var / (obs.shape[0] * divisor)  # per action dimension
     m_log_std = 2 * old_scale.reshape(-1, old_scale.shape[-1]).pow(2).mean(0) * inv_var / divisor
 
+    @torch.no_grad()  # the outer decorator ends with this function's return, not with fvp's calls
     def fvp(v: Tensor) -> Tensor:
         chunks = dict(zip((id(p) for p in params), v.detach().split(sizes)))
         tangents = [chunks[id(p)].view_as(p) for p in owned]
