@@ -26,6 +26,7 @@ from shapo_rl.envs.tasks import (
     TaskSpec,
     UnsupportedTaskError,
 )
+from shapo_rl.envs.asset_table import install_asset_table_cache
 from shapo_rl.envs.safety_gymnasium_import import import_safety_gymnasium
 from shapo_rl.envs.spaces import check_spaces
 
@@ -62,6 +63,7 @@ def make_registered(name: str, **kwargs):
     if name in gymnasium.envs.registry and not name.startswith("Safety"):
         return gymnasium.make(name, **kwargs)  # no safety-gymnasium import needed
     if name in _safety_gymnasium_ids():
+        install_asset_table_cache()  # its worlds parse their asset table at every build otherwise
         return import_safety_gymnasium().make(name, **kwargs)
     return gymnasium.make(name, **kwargs)
 
