@@ -304,3 +304,22 @@ def test_a_grid_budget_must_be_whole_epochs(tmp_path):
     recipe = Recipe("r", paper=scale, bench=scale, grids=(Grid("g", ("trpo",), ("ToyCMDP-v0",), budgets=(("bench", 2500),)),))
     with pytest.raises(ConfigError, match="not a whole number of its 1000-step epochs"):
         recipe.plan(recipe.scale("bench"), tmp_path)
+
+
+@pytest.mark.parametrize("kill", [True, False])
+def test_a_failed_job_names_its_signal_or_its_last_line(tmp_path, monkeypatch, kill):
+    """A child killed by a signal (the out-of-memory killer's SIGKILL) is reported as such, not by
+    the warning it printed last; a child that exits with an error reports its one line."""
+    from shapo_rl.launch import job
+
+    end = "os.kill(os.getpid(), signal.SIGKILL)" if kill else "sys.exit('Error: cost limit must be >= 0')"
+    child = f"import os, signal, sys; sys.stderr.write('UserWarning: a warning\\n'); sys.stderr.flush(); {end}"
+    popen = subprocess.Popen
+    monkeypatch.setattr(job.subprocess, "Popen", lambda cmd, **kw: popen([sys.executable, "-c", child], **kw))
+    spec = job.RunSpec("toy.seed0", tmp_path / "run", tmp_path / "logs", ("--env", "toy"))
+    with pytest.raises(job.JobError) as err:
+        job.Job()(spec)
+    expected = "train: killed by SIGKILL" if kill else "train: Error: cost limit must be >= 0"
+    assert str(err.value).startswith(expected) and "warning" not in str(err.value)
+    assert spec.failure_file.read_text().startswith(expected)
+    assert state(spec) == ("failed", spec.failure_file.read_text().strip())

@@ -138,9 +138,7 @@ class Job(submitit.helpers.Checkpointable):
         if code == -signal.SIGUSR2:  # Slurm signals the child too; submitit's handler is about to requeue
             time.sleep(PREEMPTION_GRACE_S)
         if code != 0:
-            lines = [line for line in spec.log.read_text().splitlines() if line.strip()]
-            last = lines[-1] if lines and not lines[-1].startswith("$ shapo-rl") else f"exit code {code}"
-            raise JobError(f"{args[0]}: {last}")
+            raise JobError(f"{args[0]}: {_failure_reason(code, spec.log)}")
 
     def checkpoint(self, spec: RunSpec) -> submitit.helpers.DelayedSubmission:
         """Called by submitit on preemption or time-out: stop the child, requeue a fresh job.
@@ -153,6 +151,16 @@ class Job(submitit.helpers.Checkpointable):
             except ProcessLookupError:
                 pass
         return submitit.helpers.DelayedSubmission(Job(self.train_options), spec)
+
+
+def _failure_reason(code: int, log: Path) -> str:
+    """A signal's name where the child was killed (its log's last line is then whatever it last
+    wrote, often a warning, not the cause), else the log's last line (an error's one line)."""
+    if code < 0:
+        name = signal.Signals(-code).name
+        return f"killed by {name}" + (" (as the out-of-memory killer does)" if -code == signal.SIGKILL else "")
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    return lines[-1] if lines and not lines[-1].startswith("$ shapo-rl") else f"exit code {code}"
 
 
 def _alive(pid: int) -> bool:
