@@ -103,3 +103,76 @@ def test_policy_sample_is_the_distributions_rsample_and_log_prob_bit_for_bit() -
         assert torch.equal(action, expected) and torch.equal(log_prob, dist.log_prob(expected))
         assert torch.equal(loc, dist.base_dist.loc) and torch.equal(scale, dist.base_dist.scale)
         assert log_prob.shape == (7,)
+
+
+def _pair(task: str, num_envs: int, episode_steps: int | None, **options):
+    return [make_env(task, num_envs=num_envs, seed=3, max_episode_steps=episode_steps, **options) for _ in range(2)]
+
+
+@pytest.mark.parametrize(("task", "options"), [
+    ("SafetyHopperVelocity-v1", {}),  # the simulator's cost, falls
+    ("Walker2d-v4", {"keep_raw_obs": True}),  # falls as cost, the raw observation's copy
+    ("SafetyPointGoal1-v0", {"workers": 1, "backend": "stock"}),  # builder resets, a worker's share
+    ("SafetyHopperVelocity-v1", {"normalize_obs": False}),
+])
+def test_the_direct_path_equals_the_transformed_envs_bit_for_bit(task: str, options: dict) -> None:
+    """DirectRollout against the TorchRL path it replaces: every key's values, dtype and layout,
+    the normaliser's statistics after each rollout, and the random numbers left (the next draw)."""
+    num_envs, steps = 4, 40
+    envs = _pair(task, num_envs, 15, **options)
+    torch.manual_seed(0)
+    policy = GaussianPolicy(envs[0].observation_spec[keys.OBSERVATION].shape[-1], envs[0].action_spec.shape[-1],
+                            (16,), init_log_std=0.5)
+    stepped, direct = (RolloutCollector(env, policy, num_envs * steps, direct=flag)
+                       for env, flag in zip(envs, (False, True)))
+    assert stepped.direct is None and direct.direct is not None
+    for rollout_seed in (11, 12):
+        batches, draws = [], []
+        for collector in (stepped, direct):
+            collector.set_seed(rollout_seed)
+            torch.manual_seed(rollout_seed)
+            batches.append(collector.rollout())
+            draws.append(torch.rand(1))
+        expected, got = batches
+        assert type(got) is type(expected) and got.batch_size == expected.batch_size and got.device == expected.device
+        assert set(got.keys(True, True)) == set(expected.keys(True, True))
+        for key in expected.keys(True, True):
+            assert got[key].dtype == expected[key].dtype and got[key].stride() == expected[key].stride(), key
+            assert torch.equal(got[key], expected[key]), key
+        assert torch.equal(*draws)
+        assert expected["next", keys.DONE][:, :-1].sum() >= num_envs  # resets inside the rollout
+        normalizers = [find_observation_normalizer(env) for env in envs]
+        if options.get("normalize_obs", True):
+            first, second = normalizers
+            assert torch.equal(first.count, second.count) and torch.equal(first.mean, second.mean)
+            assert torch.equal(first.m2, second.m2)
+        else:
+            assert normalizers == [None, None]
+    for env in envs:
+        env.close()
+
+
+def test_a_frozen_normaliser_stays_frozen_on_the_direct_path() -> None:
+    env = make_env("SafetyHopperVelocity-v1", num_envs=2, seed=0, max_episode_steps=10)
+    normalizer, obs_dim = find_observation_normalizer(env), env.observation_spec[keys.OBSERVATION].shape[-1]
+    normalizer.update(torch.randn(50, obs_dim))
+    normalizer.frozen = True
+    before = {name: buffer.clone() for name, buffer in normalizer.named_buffers()}
+    collector = RolloutCollector(env, GaussianPolicy(obs_dim, env.action_spec.shape[-1], (8,)), 60)
+    assert collector.direct is not None
+    batch = collector.rollout()
+    assert all(torch.equal(before[name], buffer) for name, buffer in normalizer.named_buffers())
+    assert batch["next", keys.DONE].any()
+    env.close()
+
+
+def test_stacks_the_direct_path_does_not_know_step_the_torchrl_way() -> None:
+    """The toy CMDP (no simulator batch) and an algorithm's own transform keep TorchRL's path."""
+    from shapo_rl.envs.saute import SauteState
+
+    toy = make_env("ToyCMDP-v0", num_envs=2, seed=0)
+    hopper = make_env("SafetyHopperVelocity-v1", num_envs=2, seed=0, transforms=[SauteState(25.0, 1000)])
+    for env in (toy, hopper):
+        assert RolloutCollector(env, GaussianPolicy(env.observation_spec[keys.OBSERVATION].shape[-1],
+                                                    env.action_spec.shape[-1], (8,)), 20).direct is None
+        env.close()

@@ -88,6 +88,16 @@ class SimulatorBatch(EnvBase):
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:  # type: ignore[no-untyped-def]
         mask = None if tensordict is None else tensordict.get("_reset", None)
         rows = np.arange(self.batch_size[0]) if mask is None else np.flatnonzero(mask.reshape(-1).cpu().numpy())
+        self.reset_rows(rows)
+        zeros = torch.zeros((*self.batch_size, 1))
+        false = torch.zeros((*self.batch_size, 1), dtype=torch.bool)
+        out = {keys.OBSERVATION: torch.from_numpy(self._obs.copy()), keys.DONE: false,
+               keys.TERMINATED: false.clone(), keys.TRUNCATED: false.clone(), keys.COST: zeros}
+        return TensorDict(out, batch_size=self.batch_size, device=self.device)
+
+    def reset_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Reset the envs ``rows`` (ascending indices), each slice its own share (the workers'
+        meanwhile), and return their first observations, ``[len(rows), *obs_shape]`` float32."""
         groups = []
         for k, env_slice in enumerate(self._slices):
             lo, hi = self._bounds[k], self._bounds[k + 1]
@@ -102,26 +112,28 @@ class SimulatorBatch(EnvBase):
         for k, (env_slice, mine, requests) in enumerate(groups):
             if requests:
                 self._obs[mine] = env_slice.reset(requests) if k == 0 else env_slice.receive()
-        zeros = torch.zeros((*self.batch_size, 1))
-        false = torch.zeros((*self.batch_size, 1), dtype=torch.bool)
-        out = {keys.OBSERVATION: torch.from_numpy(self._obs.copy()), keys.DONE: false,
-               keys.TERMINATED: false.clone(), keys.TRUNCATED: false.clone(), keys.COST: zeros}
-        return TensorDict(out, batch_size=self.batch_size, device=self.device)
+        return self._obs[rows]
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        actions = tensordict.get(keys.ACTION).cpu().numpy()
-        bounds = self._bounds
-        for k, remote in enumerate(self._remote, start=1):
-            remote.send("step", actions[bounds[k]:bounds[k + 1]])
-        parts = [self._local.step(actions[bounds[0]:bounds[1]]), *(remote.receive() for remote in self._remote)]
-        obs, reward, cost, terminated, truncated = (np.concatenate(column) for column in zip(*parts))
-        self._obs = obs.copy()  # reset rows are overwritten in place; the step's output is not
+        obs, reward, cost, terminated, truncated = self.step_arrays(tensordict.get(keys.ACTION).cpu().numpy())
         terminated = torch.from_numpy(terminated).unsqueeze(-1)
         truncated = torch.from_numpy(truncated).unsqueeze(-1)
         out = {keys.OBSERVATION: torch.from_numpy(obs), keys.REWARD: torch.from_numpy(reward).unsqueeze(-1),
                keys.DONE: terminated | truncated, keys.TERMINATED: terminated, keys.TRUNCATED: truncated,
                keys.COST: torch.from_numpy(cost).unsqueeze(-1)}
         return TensorDict(out, batch_size=self.batch_size, device=self.device)
+
+    def step_arrays(self, actions: np.ndarray) -> tuple[np.ndarray, ...]:
+        """One step of every env (the workers' shares sent first, this process's stepped
+        meanwhile): ``(obs, reward, cost, terminated, truncated)``, new arrays with the envs as
+        first axis (the ``[num_envs, 1]`` columns of :meth:`_step` without their last axis)."""
+        bounds = self._bounds
+        for k, remote in enumerate(self._remote, start=1):
+            remote.send("step", actions[bounds[k]:bounds[k + 1]])
+        parts = [self._local.step(actions[bounds[0]:bounds[1]]), *(remote.receive() for remote in self._remote)]
+        obs, reward, cost, terminated, truncated = (np.concatenate(column) for column in zip(*parts))
+        self._obs = obs.copy()  # reset rows are overwritten in place; the step's output is not
+        return obs, reward, cost, terminated, truncated
 
     def render(self):
         """Env 0's frame (a batch built with a ``render_mode``; env 0 steps in this process)."""

@@ -28,6 +28,7 @@ from torchrl.envs import EnvBase
 
 from shapo_rl import keys
 from shapo_rl.models import GaussianPolicy
+from shapo_rl.rollout.direct import DirectRollout
 
 
 class RolloutCollector:
@@ -35,10 +36,12 @@ class RolloutCollector:
 
     Each step samples ``a ~ pi(.|s)`` with its reparametrised sample (as TorchRL's actor does in
     random exploration mode) and stores ``action``, ``action_log_prob``, ``loc`` and ``scale``
-    with the step, so that the update can take KL(pi_old || pi_theta) exactly.
+    with the step, so that the update can take KL(pi_old || pi_theta) exactly. A stack
+    :class:`DirectRollout` knows is stepped by it (the same data, without TorchRL's per-step
+    calls) unless ``direct`` is False.
     """
 
-    def __init__(self, env: EnvBase, policy: GaussianPolicy, frames_per_batch: int):
+    def __init__(self, env: EnvBase, policy: GaussianPolicy, frames_per_batch: int, *, direct: bool = True):
         num_envs = env.batch_size.numel()
         if frames_per_batch <= 0 or frames_per_batch % num_envs:
             raise ValueError(f"frames_per_batch ({frames_per_batch}) must be a positive multiple of the "
@@ -46,6 +49,7 @@ class RolloutCollector:
         self.env = env
         self.policy = policy
         self.steps = frames_per_batch // num_envs
+        self.direct = DirectRollout.of(env) if direct else None
 
     def set_seed(self, seed: int) -> None:
         """Seed the envs of the next rollout (each env its own seed derived from ``seed``)."""
@@ -57,6 +61,8 @@ class RolloutCollector:
 
     @torch.no_grad()
     def rollout(self) -> TensorDictBase:
+        if self.direct is not None:
+            return self.direct.rollout(self.policy, self.steps)
         env, policy = self.env, self.policy
         policy_device = next(policy.parameters()).device
         current = env.reset()
