@@ -284,6 +284,10 @@ class TrainConfig:
     # Who steps the simulators around their physics: "fast" (batched per task family, the same
     # numbers) or "stock" (each env's own code); see shapo_rl.envs.batched.
     env_backend: str = "fast"
+    # Threads a fast slice steps its physics in (mj_step releases the GIL); 0: this process's
+    # share of the machine's cores (the cgroup's CPU quota where it sets one). The envs are
+    # split between them, each env stepped by one thread, so the numbers do not depend on it.
+    physics_threads: int = 0
     algorithm: Any = None
 
     def __post_init__(self):
@@ -305,6 +309,7 @@ class TrainConfig:
         require(self.preset in ("", *PRESETS), f"unknown preset {self.preset!r} (presets: {', '.join(PRESETS)})")
         require(self.env_backend in ("fast", "stock"),
                 f"env_backend must be fast or stock, got {self.env_backend!r}")
+        require(self.physics_threads >= 0, f"physics_threads must be >= 0 (0: one per core), got {self.physics_threads}")
         require(self.episode_cost_window >= 0, f"episode_cost_window must be >= 0, got {self.episode_cost_window}")
         require(self.algorithm is None or dataclasses.is_dataclass(self.algorithm),
                 f"algorithm settings must be an algorithm config, got {type(self.algorithm).__name__}")

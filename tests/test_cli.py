@@ -115,6 +115,7 @@ def test_shapo_switches_reach_the_run(tmp_path):
     (["--algo", "ppo-lag", *TINY, "--set", "trust_region.max_kl=0.02"], "unknown setting 'algorithm.trust_region.max_kl'"),
     (["--algo", "cpo", *TINY, "--set", "model.hidden_sizes=[64, 0]"], "hidden sizes must be positive"),
     (["--algo", "trpo-lag", *TINY, "--set", "env_backend=faster"], "env_backend must be fast or stock"),
+    (["--algo", "trpo-lag", *TINY, "--set", "physics_threads=-1"], "physics_threads must be >= 0"),
 ])
 def test_bad_input_is_one_line_and_nonzero(tmp_path, args, message):
     result = _train(*args, "--out", str(tmp_path / "run"))

@@ -8,7 +8,7 @@ from torchrl.collectors import Collector
 from torchrl.envs import ExplorationType
 
 from shapo_rl import keys
-from shapo_rl.envs import find_observation_normalizer, make_env
+from shapo_rl.envs import ObservationNormalizer, find_observation_normalizer, make_env
 from shapo_rl.models import GaussianPolicy, make_collection_policy
 from shapo_rl.rollout.collector import RolloutCollector
 
@@ -176,3 +176,24 @@ def test_stacks_the_direct_path_does_not_know_step_the_torchrl_way() -> None:
         assert RolloutCollector(env, GaussianPolicy(env.observation_spec[keys.OBSERVATION].shape[-1],
                                                     env.action_spec.shape[-1], (8,)), 20).direct is None
         env.close()
+
+
+def test_physics_threads_reach_the_slice_and_leave_the_rollout_unchanged() -> None:
+    """``physics_threads`` splits a fast slice's envs between that many threads (0: one per core);
+    each env is stepped by one thread, so a rollout is the same with 1 and with 3."""
+    from shapo_rl.algorithms.registry import make_run_env
+    from shapo_rl.config import TrainConfig
+    from shapo_rl.training import resolve
+
+    batches = []
+    for threads in (1, 3):
+        config = resolve(TrainConfig(algo="trpo-lag", env="SafetyHopperVelocity-v1", steps=600, steps_per_epoch=600,
+                                     physics_threads=threads))
+        env = make_run_env(config, num_envs=6, seed=2, obs_normalizer=ObservationNormalizer())
+        assert len(env.base_env._local._physics.shares) == threads
+        torch.manual_seed(0)
+        collector = RolloutCollector(env, GaussianPolicy(env.observation_spec[keys.OBSERVATION].shape[-1],
+                                                         env.action_spec.shape[-1], (8,), init_log_std=0.5), 600)
+        batches.append(collector.rollout())
+        env.close()
+    assert all(torch.equal(batches[0][key], batches[1][key]) for key in batches[0].keys(True, True))

@@ -129,7 +129,7 @@ def make_run_env(config: TrainConfig, *, num_envs: int, seed: int = 0,
                     obs_normalizer=obs_normalizer, processes=processes, render_mode=render_mode,
                     transforms=env_transforms(config),
                     keep_raw_obs=get_algorithm(config.algo).algorithm.keeps_raw_observation,
-                    backend=config.env_backend)
+                    backend=config.env_backend, threads=config.physics_threads or None)
 
 
 def with_algorithm_defaults(config: TrainConfig) -> TrainConfig:
