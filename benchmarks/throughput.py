@@ -21,6 +21,9 @@ ratios of one run, never figures of two runs):
                 seconds in the child (from metrics.csv);
 * serial     -- the same training with ``--no-overlap-critics`` (the critics after the actor),
                 with the epoch's split into collection, actor and critic seconds;
+* 1 thread   -- ``train`` and ``serial`` with ``--set physics_threads=1`` (the physics in the main
+                thread, beside the critics' child or before the critics): the layouts to choose
+                the default from;
 * stock tr.  -- the same training with ``--set env_backend=stock``;
 * shapo      -- the same training with SHAPO (Fisher, radius 1e-5) and critic SAM: its time per
                 epoch over vanilla's, and the actor update's share of its epoch (its critics
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--raw-steps", type=int, default=10_000, help="env steps of each raw figure")
     parser.add_argument("--num-envs", type=int, default=20, help="envs of the fast slice")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["stock", "fast", "train", "serial", "shapo"],
+    parser.add_argument("--skip", nargs="*", default=[], choices=["stock", "fast", "train", "serial", "threads", "shapo"],
                         help="figures to leave out ('stock' drops both stock raw and stock training)")
     parser.add_argument("--reference-python", help="a Python with the reference library installed")
     parser.add_argument("--before", type=Path, help="another checkout of this project to train beside")
@@ -222,6 +225,12 @@ def main(argv: list[str] | None = None) -> None:
                 row["serial train"] = serial["steps_per_second"]
                 say(f"serial train {serial['steps_per_second']:.0f}; per epoch {serial['collection']:.2f} s collection, "
                     f"{serial['actor']:.2f} s actor, {serial['critics']:.2f} s critics")
+            if "threads" not in args.skip:
+                for column, layout in (("1 thread", "--overlap-critics"), ("serial 1 thread", "--no-overlap-critics")):
+                    one = training(task, args.epochs, args.steps_per_epoch, args.seed,
+                                   [layout, "--set", "physics_threads=1"])
+                    row[column] = one["steps_per_second"]
+                    say(f"{column} train {one['steps_per_second']:.0f}; per epoch {one['epoch']:.2f} s")
             if "stock" not in args.skip:
                 stock = training(task, args.epochs, args.steps_per_epoch, args.seed, ["--set", "env_backend=stock"])
                 row["stock train"] = stock["steps_per_second"]
@@ -249,12 +258,14 @@ def main(argv: list[str] | None = None) -> None:
 
     load = os.getloadavg()
     print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    columns = ["stock raw", "fast 1c", "fast all", "train", "serial train", "stock train", "before train", "reference"]
+    columns = ["stock raw", "fast 1c", "fast all", "train", "serial train", "1 thread", "serial 1 thread",
+               "stock train", "before train", "reference"]
     present = [c for c in columns if any(c in row for row in table)]
-    print(f"{'task':<26}{'physics/s':>10}" + "".join(f"{c:>13}" for c in present)
+    width = {c: max(13, len(c) + 2) for c in present}
+    print(f"{'task':<26}{'physics/s':>10}" + "".join(f"{c:>{width[c]}}" for c in present)
           + f"{'shapo x':>9}{'actor share':>12}{'tree PSS (RSS) MiB':>20}")
     for row in table:
-        cells = "".join(f"{row[c] / row['physics']:>6.2f} {row[c]:>6.0f}" if c in row else f"{'':>13}"
+        cells = "".join(f"{row[c] / row['physics']:.2f} {row[c]:>6.0f}".rjust(width[c]) if c in row else " " * width[c]
                         for c in present)
         memory = f"{row['pss']:.0f} ({row['rss']:.0f})" if "pss" in row else ""
         print(f"{row['task']:<26}{row['physics']:>10.0f}{cells}{row.get('shapo x', nan):>9.2f}"
